@@ -1,0 +1,104 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Logger } from './logger.js';
+import type { Config } from './config.js';
+import { createEngineDrivers } from './engines/engine-drivers.js';
+import type { EngineDriver } from './engines/engine.js';
+import { simulatorRoutes } from './engines/simulator/simulator.routes.js';
+import { AppError } from './errors.js';
+import { EventBus } from './events/event-bus.js';
+import { healthRoutes } from './health/health.routes.js';
+import { auth } from './http/auth.js';
+import { errorHandler } from './http/error-handler.js';
+import { openApi } from './http/openapi.js';
+import { rateLimiting } from './http/rate-limit.js';
+import { loggerOptions } from './logger.js';
+import { SessionManager } from './sessions/session-manager.js';
+import { sessionRoutes } from './sessions/sessions.routes.js';
+import { openStorage, type Storage } from './storage/storage.js';
+
+export interface Gateway {
+  readonly config: Config;
+  readonly storage: Storage;
+  readonly sessions: SessionManager;
+  readonly bus: EventBus;
+  /** Set on SIGTERM: readiness 503, new work refused with SHUTTING_DOWN. */
+  shuttingDown: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    gateway: Gateway;
+  }
+}
+
+export interface BuildOptions {
+  /** Storage to use instead of the one config picks (tests, benchmarks). */
+  storage?: Storage;
+  /** Extra or replacement engine drivers. */
+  engineDrivers?: readonly EngineDriver[];
+  /** A logger instance (pino) instead of one built from config. */
+  logger?: Logger;
+}
+
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** Builds the whole gateway without listening. Sessions are restored when the app becomes ready. */
+export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: loggerOptions(config) }),
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    bodyLimit: BODY_LIMIT_BYTES,
+    return503OnClosing: false,
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  const storage = options.storage ?? (await openStorage(config));
+  const bus = new EventBus((error) => app.log.error({ err: error }, 'event listener failed'));
+  const drivers = createEngineDrivers(config, options.engineDrivers);
+  const sessions = new SessionManager({ config, registry: storage.registry, drivers, bus, logger: app.log });
+  const gateway: Gateway = { config, storage, sessions, bus, shuttingDown: false };
+  app.decorate('gateway', gateway);
+
+  logStartup(app, config, storage);
+
+  await app.register(errorHandler);
+  await app.register(openApi, { version: VERSION });
+  await app.register(auth, { config });
+  await app.register(rateLimiting, { config, redis: storage.redis });
+  app.addHook('onRequest', async (request) => {
+    if (gateway.shuttingDown && request.routeOptions.config.public !== true) throw new AppError('SHUTTING_DOWN', 'The gateway is shutting down; retry on another instance');
+  });
+
+  await app.register(healthRoutes, { version: VERSION, redis: storage.redis, isShuttingDown: () => gateway.shuttingDown });
+  await app.register(sessionRoutes, { sessions });
+  await app.register(simulatorRoutes, { sessions });
+
+  app.addHook('onReady', async () => {
+    await sessions.init();
+  });
+  app.addHook('onClose', async () => {
+    await sessions.close();
+    await storage.close();
+  });
+  return app;
+}
+
+function logStartup(app: FastifyInstance, config: Config, storage: Storage): void {
+  if (storage.mode === 'embedded') {
+    app.log.info(
+      { sessionsPath: config.sessionsPath },
+      'REDIS_URL is not set: running on embedded in-process drivers (one instance; only the session registry and auth data under SESSIONS_PATH survive a restart)',
+    );
+  }
+  if (config.databaseUrl) app.log.warn('DATABASE_URL is set but not used: the gateway stores everything in Redis (or in memory without REDIS_URL)');
+}

@@ -1,0 +1,98 @@
+import { randomBytes } from 'node:crypto';
+import type { EngineChat, EngineContact, OutboundContent } from '../engine.js';
+
+/** A message the simulated phone remembers, so that acks, edits, reactions and revokes can find it. */
+export interface SimulatedMessage {
+  waMessageId: string;
+  chatId: string;
+  fromMe: boolean;
+  body: string;
+  type: string;
+  timestamp: number;
+  revoked: boolean;
+}
+
+/** Numbers whose last four digits are 0000 are not on WhatsApp (contract). */
+export function isSimulatedNumberOnWhatsApp(phone: string): boolean {
+  return !phone.endsWith('0000');
+}
+
+export function describeContent(content: OutboundContent): string {
+  switch (content.type) {
+    case 'text':
+      return content.text;
+    case 'image':
+    case 'video':
+    case 'document':
+      return content.caption ?? '';
+    case 'location':
+      return content.location.name ?? `${content.location.latitude},${content.location.longitude}`;
+    case 'contact':
+      return content.contact.name;
+    case 'poll':
+      return content.poll.name;
+    default:
+      return '';
+  }
+}
+
+/** whatsapp-web.js-shaped serialized id: `<fromMe>_<chatId>_<3EB0…>`. */
+export function simulatedMessageId(fromMe: boolean, chatId: string): string {
+  return `${fromMe ? 'true' : 'false'}_${chatId}_3EB0${randomBytes(8).toString('hex').toUpperCase()}`;
+}
+
+/** The address book and message memory of one simulated phone. Bounded: it forgets the oldest messages. */
+export class SimulatedPhone {
+  private static readonly MAX_MESSAGES = 1_000;
+  private readonly messages = new Map<string, SimulatedMessage>();
+  private readonly contacts = new Map<string, EngineContact>();
+
+  remember(message: SimulatedMessage): void {
+    this.messages.set(message.waMessageId, message);
+    if (this.messages.size > SimulatedPhone.MAX_MESSAGES) {
+      const oldest = this.messages.keys().next();
+      if (!oldest.done) this.messages.delete(oldest.value);
+    }
+    this.addContact(message.chatId);
+  }
+
+  find(waMessageId: string): SimulatedMessage | undefined {
+    return this.messages.get(waMessageId);
+  }
+
+  addContact(chatId: string, pushName: string | null = null): void {
+    if (this.contacts.has(chatId)) return;
+    const isGroup = chatId.endsWith('@g.us');
+    const phone = chatId.endsWith('@c.us') ? chatId.slice(0, -'@c.us'.length) : null;
+    this.contacts.set(chatId, {
+      id: chatId,
+      phone,
+      name: null,
+      pushName,
+      isBusiness: false,
+      isMyContact: false,
+      isGroup,
+    });
+  }
+
+  listContacts(): EngineContact[] {
+    return [...this.contacts.values()];
+  }
+
+  listChats(): EngineChat[] {
+    const last = new Map<string, SimulatedMessage>();
+    for (const message of this.messages.values()) last.set(message.chatId, message);
+    return [...last.values()]
+      .sort((a, b) => b.timestamp - a.timestamp)
+      .map((m) => ({
+        id: m.chatId,
+        name: this.contacts.get(m.chatId)?.pushName ?? m.chatId.split('@')[0] ?? m.chatId,
+        isGroup: m.chatId.endsWith('@g.us'),
+        unreadCount: 0,
+        archived: false,
+        pinned: false,
+        muted: false,
+        lastMessage: { id: m.waMessageId, body: m.body, fromMe: m.fromMe, timestamp: m.timestamp },
+      }));
+  }
+}

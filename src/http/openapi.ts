@@ -1,0 +1,53 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
+import { ERROR_CODES, RECORD_ERROR_CODES } from '../errors.js';
+import { SESSION_LIMITS } from '../sessions/session.schemas.js';
+
+function description(): string {
+  const httpCodes = Object.entries(ERROR_CODES)
+    .map(([code, status]) => `| ${status} | \`${code}\` |`)
+    .join('\n');
+  return [
+    'HTTP API of whatsapp-gateway. Every route but the open health probes needs an API key: `x-api-key`, `x-28web-gateway-key`, `Authorization: Bearer <key>` or the header named by `API_KEY_HEADER`.',
+    '',
+    'Errors always have the shape `{ statusCode, code, error, message, details }`; `details` lists `{ path, message }` for validation errors.',
+    '',
+    '| HTTP | code |',
+    '|---|---|',
+    httpCodes,
+    '',
+    `Record and session error codes (\`error.code\`, \`lastError.code\`): ${RECORD_ERROR_CODES.map((c) => `\`${c}\``).join(', ')}.`,
+    '',
+    `Limits: session ids \`^[A-Za-z0-9_-]{1,64}$\`; at most ${SESSION_LIMITS.webhooks} webhooks per session, ${SESSION_LIMITS.eventsPerWebhook} event names each, URLs ≤ ${SESSION_LIMITS.urlLength} chars; metadata ≤ ${SESSION_LIMITS.metadataKeys} keys (key ≤ ${SESSION_LIMITS.metadataKeyLength}, value ≤ ${SESSION_LIMITS.metadataValueLength} chars); request bodies ≤ 1 MiB unless a route says otherwise; pages of 1–200 items.`,
+  ].join('\n');
+}
+
+async function openApiPlugin(app: FastifyInstance, options: { version: string }): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'whatsapp-gateway', version: options.version, description: description() },
+      tags: [
+        { name: 'Sessions', description: 'Session lifecycle' },
+        { name: 'Simulator', description: 'Controls of the simulated phone (engine "simulator" only)' },
+        { name: 'Health', description: 'Probes and health' },
+      ],
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' },
+          gatewayKey: { type: 'apiKey', in: 'header', name: 'x-28web-gateway-key' },
+          bearer: { type: 'http', scheme: 'bearer' },
+        },
+      },
+      security: [{ apiKey: [] }, { gatewayKey: [] }, { bearer: [] }],
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { persistAuthorization: true } });
+}
+
+export const openApi = fp(openApiPlugin, { name: 'openapi', fastify: '5.x' });

@@ -1,0 +1,26 @@
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.js';
+import { AppError } from '../errors.js';
+
+/**
+ * RATE_LIMIT_MAX requests per RATE_LIMIT_WINDOW per API key (per IP without one), shared through
+ * Redis when configured. A Redis hiccup never blocks requests (skipOnError). Runs after auth.
+ */
+async function rateLimitPlugin(app: FastifyInstance, options: { config: Config; redis: Redis | null }): Promise<void> {
+  const { config, redis } = options;
+  await app.register(rateLimit, {
+    global: true,
+    max: config.rateLimit.max,
+    timeWindow: config.rateLimit.windowMs,
+    ...(redis ? { redis, nameSpace: `${config.redisPrefix}:ratelimit:` } : {}),
+    skipOnError: true,
+    keyGenerator: (request) => (request.apiKeyId ? `key:${request.apiKeyId}` : `ip:${request.ip}`),
+    errorResponseBuilder: (_request, context) =>
+      new AppError('RATE_LIMITED', `Rate limit of ${context.max} requests per ${context.after} exceeded; retry in ${Math.ceil(context.ttl / 1000)} s`),
+  });
+}
+
+export const rateLimiting = fp(rateLimitPlugin, { name: 'rate-limit', fastify: '5.x', dependencies: ['auth'] });

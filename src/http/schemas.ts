@@ -1,0 +1,65 @@
+import { z } from 'zod';
+import { ERROR_CODES, type ErrorCode } from '../errors.js';
+
+export const ErrorResponse = z
+  .object({
+    statusCode: z.number().int(),
+    code: z.string().describe('Stable error code (see the table in the API description)'),
+    error: z.string(),
+    message: z.string(),
+    details: z.array(z.object({ path: z.string(), message: z.string() })),
+  })
+  .meta({
+    id: 'Error',
+    examples: [{ statusCode: 404, code: 'SESSION_NOT_FOUND', error: 'Not Found', message: "Session 'sales' does not exist", details: [] }],
+  });
+
+/** Codes every authenticated route can answer. */
+const COMMON: ErrorCode[] = ['VALIDATION_ERROR', 'UNAUTHORIZED', 'RATE_LIMITED', 'INTERNAL_ERROR'];
+
+/** Response schemas for the given error codes, grouped by status, each described by its codes. */
+export function errorResponses(...codes: ErrorCode[]): Record<number, z.ZodType> {
+  const byStatus = new Map<number, Set<string>>();
+  for (const code of [...COMMON, ...codes]) {
+    const status = ERROR_CODES[code];
+    const set = byStatus.get(status) ?? new Set<string>();
+    set.add(code);
+    byStatus.set(status, set);
+  }
+  const out: Record<number, z.ZodType> = {};
+  for (const [status, set] of byStatus) out[status] = ErrorResponse.describe([...set].join(' | '));
+  return out;
+}
+
+/** Error responses of the open routes (no auth). */
+export function publicErrorResponses(...codes: ErrorCode[]): Record<number, z.ZodType> {
+  const out: Record<number, z.ZodType> = {};
+  for (const code of codes) out[ERROR_CODES[code]] = ErrorResponse.describe(code);
+  return out;
+}
+
+export const PaginationQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50).describe('Page size, 1–200'),
+  cursor: z.string().max(512).optional().describe('nextCursor of the previous page'),
+});
+
+export const page = <T extends z.ZodType>(item: T) =>
+  z.object({ data: z.array(item), nextCursor: z.string().nullable().describe('Pass as ?cursor= for the next page; null on the last page') });
+
+/** Keyset pagination over an ordered list by a unique string key; the cursor is opaque to clients. */
+export function paginate<T>(items: readonly T[], keyOf: (item: T) => string, limit: number, cursor: string | undefined): { data: T[]; nextCursor: string | null } {
+  let start = 0;
+  if (cursor !== undefined) {
+    const after = decodeCursor(cursor);
+    const index = items.findIndex((item) => keyOf(item) === after);
+    start = index === -1 ? items.length : index + 1;
+  }
+  const data = items.slice(start, start + limit);
+  const last = data[data.length - 1];
+  const nextCursor = start + limit < items.length && last !== undefined ? Buffer.from(keyOf(last), 'utf8').toString('base64url') : null;
+  return { data, nextCursor };
+}
+
+function decodeCursor(cursor: string): string {
+  return Buffer.from(cursor, 'base64url').toString('utf8');
+}

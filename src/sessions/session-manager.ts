@@ -1,0 +1,387 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../logger.js';
+import type { Config } from '../config.js';
+import { AppError, sessionNotFound, type RecordErrorCode } from '../errors.js';
+import { EngineError, type Engine, type EngineAuthStore, type EngineEvent, type EngineName } from '../engines/engine.js';
+import type { EngineDrivers } from '../engines/engine-drivers.js';
+import type { EventBus } from '../events/event-bus.js';
+import type { SessionRegistry } from '../storage/session-registry.js';
+import { KeyedLock } from './keyed-lock.js';
+import { SessionLifecycle } from './session-lifecycle.js';
+import { SessionRuntime } from './session-runtime.js';
+import { toPublicSession, type PublicSession, type SessionRecord, type SessionStatus, type SessionWebhook } from './session.js';
+
+export interface CreateSessionInput {
+  id?: string | undefined;
+  engine?: EngineName | undefined;
+  webhooks?: { url: string; events?: string[] | undefined; secret?: string | undefined }[] | undefined;
+  metadata?: Record<string, string> | undefined;
+  start?: boolean | undefined;
+}
+
+export interface UpdateSessionInput {
+  /** Merged into the session's metadata; a key with an empty string value is removed. */
+  metadata?: Record<string, string> | undefined;
+  /** Replaces every webhook target (and re-enables those disabled by 410). */
+  webhooks?: CreateSessionInput['webhooks'];
+}
+
+export interface SessionManagerDeps {
+  config: Config;
+  registry: SessionRegistry;
+  drivers: EngineDrivers;
+  bus: EventBus;
+  logger: Logger;
+}
+
+/** How many sessions are brought back at once after a restart (each may launch a browser). */
+const RESTORE_CONCURRENCY = 32;
+
+/**
+ * Owns every session: the records (cached here, written through to the registry), the engine
+ * instances, and a lock per session id so that concurrent lifecycle calls on one id run one after
+ * the other. Engine events are applied by {@link SessionLifecycle} under the same lock.
+ */
+export class SessionManager {
+  private readonly records = new Map<string, SessionRecord>();
+  private readonly runtimes = new Map<string, SessionRuntime>();
+  private readonly locks = new KeyedLock();
+  private readonly lifecycle: SessionLifecycle;
+  private closing = false;
+
+  constructor(private readonly deps: SessionManagerDeps) {
+    this.lifecycle = new SessionLifecycle({
+      config: deps.config,
+      bus: deps.bus,
+      logger: deps.logger,
+      persist: (record) => this.persist(record),
+      dropAuth: (record) => this.dropAuth(record),
+      withLock: (id, fn) => this.locks.run(id, fn),
+      isCurrent: (id, record, engine) => !this.closing && this.records.get(id) === record && this.runtimes.get(id)?.engine === engine,
+      restart: (id) => this.startEngine(id, { keepReconnects: true }),
+    });
+  }
+
+  // ---- LIFECYCLE OF THE MANAGER ----
+
+  /** Loads the registry and restores every session that was not stopped, without a new scan. */
+  async init(): Promise<void> {
+    const records = await this.deps.registry.list();
+    for (const record of records) this.records.set(record.id, record);
+    const toRestore = records.filter((r) => r.status !== 'stopped').map((r) => r.id);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < toRestore.length) {
+        const id = toRestore[next++];
+        if (id !== undefined) await this.locks.run(id, () => this.startEngine(id, { keepReconnects: false }));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(RESTORE_CONCURRENCY, toRestore.length) }, worker));
+    if (toRestore.length > 0) this.deps.logger.info({ restored: toRestore.length }, 'sessions restored');
+  }
+
+  /** Stops every engine, keeping statuses and auth so that the next start restores them. */
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all(
+      [...this.runtimes.keys()].map((id) =>
+        this.locks.run(id, async () => {
+          const runtime = this.runtimes.get(id);
+          runtime?.clearAllTimers();
+          await runtime?.detach()?.stop();
+        }),
+      ),
+    );
+  }
+
+  // ---- QUERIES ----
+
+  list(status?: SessionStatus): PublicSession[] {
+    const all = [...this.records.values()];
+    return (status ? all.filter((r) => r.status === status) : all).map(toPublicSession);
+  }
+
+  get(id: string): PublicSession {
+    return toPublicSession(this.require(id));
+  }
+
+  has(id: string): boolean {
+    return this.records.has(id);
+  }
+
+  /** The running engine of a session, if any (simulator controls, sends). */
+  engineOf(id: string): Engine | null {
+    this.require(id);
+    return this.runtimes.get(id)?.engine ?? null;
+  }
+
+  statusOf(id: string): SessionStatus {
+    return this.require(id).status;
+  }
+
+  qrOf(id: string): { qr: string; expiresAt: Date } {
+    const record = this.require(id);
+    const qr = this.runtimes.get(id)?.lastQr;
+    if (record.status !== 'qr' || !qr) throw new AppError('QR_NOT_AVAILABLE', `Session '${id}' is ${record.status}, not waiting for a QR scan`);
+    return { qr: qr.qr, expiresAt: new Date(qr.expiresAt) };
+  }
+
+  /**
+   * Resolves with the session once its status is one of `statuses` (at once if it already is), or
+   * with its current state after `timeoutMs`. Used by the simulator's scan route and by tests, so
+   * that nobody has to sleep.
+   */
+  async waitForStatus(id: string, statuses: readonly SessionStatus[], timeoutMs: number): Promise<PublicSession> {
+    const record = this.require(id);
+    if (statuses.includes(record.status)) return toPublicSession(record);
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        unsubscribe();
+        const current = this.records.get(id);
+        resolve(toPublicSession(current ?? record));
+      };
+      const timer = setTimeout(done, timeoutMs);
+      const unsubscribe = this.deps.bus.subscribe((event) => {
+        if (event.sessionId === id && event.event === 'session.status' && statuses.includes(record.status)) done();
+      });
+    });
+  }
+
+  counts(): Record<SessionStatus, number> {
+    const counts: Record<SessionStatus, number> = { starting: 0, qr: 0, authenticated: 0, ready: 0, disconnected: 0, failed: 0, stopped: 0 };
+    for (const record of this.records.values()) counts[record.status] += 1;
+    return counts;
+  }
+
+  // ---- COMMANDS ----
+
+  async create(input: CreateSessionInput): Promise<PublicSession> {
+    this.assertOpen();
+    const engine = input.engine ?? this.deps.config.defaultEngine;
+    if (!this.deps.drivers.has(engine)) {
+      throw new AppError('NOT_SUPPORTED_BY_ENGINE', `Engine '${engine}' is not available on this gateway (${this.availableEngines()})`);
+    }
+    const id = input.id ?? `sess_${randomBytes(9).toString('base64url')}`;
+    return this.locks.run(id, async () => {
+      if (this.records.has(id)) throw new AppError('SESSION_EXISTS', `Session '${id}' already exists`);
+      const max = this.deps.config.whatsapp.maxSessions;
+      if (this.records.size >= max) throw new AppError('SESSION_LIMIT_REACHED', `This gateway holds at most ${max} sessions (WHATSAPP_MAX_SESSIONS)`);
+      const now = new Date().toISOString();
+      const record: SessionRecord = {
+        id,
+        engine,
+        status: 'stopped',
+        me: null,
+        metadata: input.metadata ?? {},
+        webhooks: toWebhooks(input.webhooks ?? []),
+        createdAt: now,
+        updatedAt: now,
+        connectedAt: null,
+        lastError: null,
+        stats: { sent: 0, received: 0, failed: 0 },
+        engineAuth: null,
+      };
+      // Claimed synchronously, so that concurrent creates see it before the registry answers.
+      this.records.set(id, record);
+      try {
+        if (!(await this.deps.registry.create(record))) throw new AppError('SESSION_EXISTS', `Session '${id}' already exists`);
+      } catch (error) {
+        this.records.delete(id);
+        throw error;
+      }
+      if (input.start ?? true) await this.startEngine(id, { keepReconnects: false });
+      return toPublicSession(record);
+    });
+  }
+
+  async update(id: string, input: UpdateSessionInput): Promise<PublicSession> {
+    return this.locks.run(id, async () => {
+      const record = this.require(id);
+      if (input.metadata) {
+        const merged = new Map(Object.entries(record.metadata));
+        for (const [key, value] of Object.entries(input.metadata)) {
+          if (value === '') merged.delete(key);
+          else merged.set(key, value);
+        }
+        record.metadata = Object.fromEntries(merged);
+      }
+      if (input.webhooks) record.webhooks = toWebhooks(input.webhooks);
+      record.updatedAt = new Date().toISOString();
+      await this.persist(record);
+      return toPublicSession(record);
+    });
+  }
+
+  async start(id: string): Promise<PublicSession> {
+    this.assertOpen();
+    return this.locks.run(id, async () => {
+      const record = this.require(id);
+      if (!this.runtimes.get(id)?.engine) await this.startEngine(id, { keepReconnects: false });
+      return toPublicSession(record);
+    });
+  }
+
+  async stop(id: string): Promise<PublicSession> {
+    return this.locks.run(id, async () => {
+      const record = this.require(id);
+      await this.stopEngine(id);
+      if (record.status !== 'stopped') await this.lifecycle.setStatus(record, 'stopped', { reason: 'STOPPED_BY_API' });
+      return toPublicSession(record);
+    });
+  }
+
+  async restart(id: string): Promise<PublicSession> {
+    this.assertOpen();
+    return this.locks.run(id, async () => {
+      const record = this.require(id);
+      await this.stopEngine(id);
+      await this.startEngine(id, { keepReconnects: false });
+      return toPublicSession(record);
+    });
+  }
+
+  async logout(id: string): Promise<PublicSession> {
+    return this.locks.run(id, async () => {
+      const record = this.require(id);
+      const runtime = this.runtimes.get(id);
+      runtime?.clearAllTimers();
+      const engine = runtime?.detach();
+      if (engine) await engine.logout();
+      await this.dropAuth(record);
+      record.me = null;
+      record.connectedAt = null;
+      await this.lifecycle.setStatus(record, 'stopped', { reason: 'LOGOUT' });
+      return toPublicSession(record);
+    });
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.locks.run(id, async () => {
+      const record = this.require(id);
+      await this.stopEngine(id);
+      await this.dropAuth(record);
+      await this.deps.registry.delete(id);
+      this.records.delete(id);
+      this.runtimes.delete(id);
+      this.deps.bus.publish({ sessionId: id, event: 'session.status', data: { status: 'disconnected', detail: 'deleted', reason: 'DELETED' }, occurredAt: new Date() });
+    });
+  }
+
+  async requestPairingCode(id: string, phone: string): Promise<{ code: string; expiresAt: Date }> {
+    return this.locks.run(id, async () => {
+      const record = this.require(id);
+      const runtime = this.runtimes.get(id);
+      if (record.status !== 'qr' || !runtime?.engine) throw new AppError('QR_NOT_AVAILABLE', `Session '${id}' is ${record.status}, not waiting to be linked`);
+      const max = this.deps.config.whatsapp.qrMaxRetries;
+      if (runtime.pairingCodes >= max) throw new AppError('QR_NOT_AVAILABLE', `At most ${max} pairing codes per start (WHATSAPP_QR_MAX_RETRIES); restart the session`);
+      runtime.pairingCodes += 1;
+      const code = await runtime.engine.requestPairingCode(phone);
+      return { code, expiresAt: new Date(Date.now() + this.deps.config.whatsapp.qrTimeoutMs) };
+    });
+  }
+
+  /** Marks activity on a session, postponing its idle stop (WHATSAPP_SESSION_TIMEOUT). */
+  touch(id: string): void {
+    this.runtimes.get(id)?.refreshTimer('idle');
+  }
+
+  // ---- internals (callers hold the session's lock) ----
+
+  private async startEngine(id: string, options: { keepReconnects: boolean }): Promise<void> {
+    const record = this.records.get(id);
+    if (!record || this.closing) return;
+    const runtime = this.runtimeOf(id);
+    runtime.clearAllTimers();
+    await runtime.detach()?.stop();
+    runtime.qrCount = 0;
+    runtime.pairingCodes = 0;
+    if (!options.keepReconnects) runtime.reconnects = 0;
+    const driver = this.deps.drivers.get(record.engine);
+    if (!driver) {
+      await this.lifecycle.fail(record, runtime, 'ENGINE_UNAVAILABLE', `Engine '${record.engine}' is not available on this gateway (${this.availableEngines()})`);
+      return;
+    }
+    const logger = this.deps.logger.child({ sessionId: id, engine: record.engine });
+    const engine = driver.create({ sessionId: id, logger, auth: this.authStoreOf(record) });
+    runtime.attach(
+      engine,
+      engine.onEvent((event: EngineEvent) => this.lifecycle.onEngineEvent(record, runtime, engine, event)),
+    );
+    if (!options.keepReconnects) record.lastError = null;
+    await this.lifecycle.setStatus(record, 'starting');
+    this.lifecycle.armReadyTimer(record, runtime, engine);
+    this.lifecycle.armIdleTimer(record, runtime);
+    try {
+      await engine.start();
+    } catch (error) {
+      const engineError = error instanceof EngineError ? error : new EngineError('ENGINE_ERROR', error instanceof Error ? error.message : String(error), true);
+      logger.warn({ code: engineError.code, reason: engineError.message }, 'engine failed to start');
+      if (engineError.reconnectable) await this.lifecycle.disconnected(record, runtime, engine, engineError.code, engineError.code);
+      else await this.lifecycle.fail(record, runtime, engineError.code, engineError.message);
+    }
+  }
+
+  private async stopEngine(id: string): Promise<void> {
+    const runtime = this.runtimes.get(id);
+    if (!runtime) return;
+    runtime.clearAllTimers();
+    await runtime.detach()?.stop();
+  }
+
+  private async dropAuth(record: SessionRecord): Promise<void> {
+    record.engineAuth = null;
+    await this.deps.drivers.get(record.engine)?.removeAuthData(record.id);
+    await this.persist(record);
+  }
+
+  private authStoreOf(record: SessionRecord): EngineAuthStore {
+    return {
+      load: async () => record.engineAuth,
+      save: async (state) => {
+        record.engineAuth = state;
+        await this.persist(record);
+      },
+      clear: async () => {
+        record.engineAuth = null;
+        await this.persist(record);
+      },
+    };
+  }
+
+  private async persist(record: SessionRecord): Promise<void> {
+    // A deleted session must not be written back by a late engine event.
+    if (this.records.get(record.id) !== record) return;
+    await this.deps.registry.put(record);
+  }
+
+  private runtimeOf(id: string): SessionRuntime {
+    let runtime = this.runtimes.get(id);
+    if (!runtime) {
+      runtime = new SessionRuntime();
+      this.runtimes.set(id, runtime);
+    }
+    return runtime;
+  }
+
+  private require(id: string): SessionRecord {
+    const record = this.records.get(id);
+    if (!record) throw sessionNotFound(id);
+    return record;
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw new AppError('SHUTTING_DOWN', 'The gateway is shutting down');
+  }
+
+  private availableEngines(): string {
+    const names = [...this.deps.drivers.keys()];
+    return names.length > 0 ? `available: ${names.join(', ')}` : 'no engine is enabled';
+  }
+}
+
+function toWebhooks(input: NonNullable<CreateSessionInput['webhooks']>): SessionWebhook[] {
+  return input.map((w) => ({ url: w.url, events: w.events && w.events.length > 0 ? w.events : ['*'], secret: w.secret, disabled: false }));
+}
+
+export type { RecordErrorCode };

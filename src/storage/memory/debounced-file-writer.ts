@@ -1,0 +1,42 @@
+import { rename, writeFile } from 'node:fs/promises';
+
+/**
+ * Writes a snapshot to a file at most once per `delayMs`, atomically (temp file + rename), so
+ * that a burst of changes (1,000 sessions restored) costs one write instead of one per change.
+ */
+export class DebouncedFileWriter {
+  private timer: NodeJS.Timeout | null = null;
+  private writing: Promise<void> = Promise.resolve();
+  private dirty = false;
+
+  constructor(
+    private readonly file: string,
+    private readonly snapshot: () => string,
+    private readonly delayMs = 50,
+  ) {}
+
+  schedule(): void {
+    this.dirty = true;
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.flush();
+    }, this.delayMs);
+  }
+
+  /** Writes now if anything changed since the last write; resolves when the file is on disk. */
+  async flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    this.writing = this.writing.then(async () => {
+      if (!this.dirty) return;
+      this.dirty = false;
+      const temp = `${this.file}.tmp`;
+      await writeFile(temp, this.snapshot(), 'utf8');
+      await rename(temp, this.file);
+    });
+    await this.writing;
+  }
+}

@@ -1,0 +1,39 @@
+import { Redis } from 'ioredis';
+
+export interface RedisConnectionOptions {
+  url: string;
+  password?: string | undefined;
+  /** Connection name shown by CLIENT LIST, e.g. `wagw:store`. */
+  name: string;
+}
+
+/**
+ * Opens an ioredis connection and waits until it is ready. Producers fail fast when Redis is down
+ * (no offline queue, one retry per request) instead of hanging the HTTP request.
+ */
+export async function openRedis(options: RedisConnectionOptions): Promise<Redis> {
+  const redis = new Redis(options.url, {
+    ...(options.password ? { password: options.password } : {}),
+    connectionName: options.name,
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 5_000,
+    retryStrategy: (times) => Math.min(times * 200, 2_000),
+  });
+  // Without a listener ioredis prints unhandled error events; the owner logs state changes.
+  redis.on('error', () => undefined);
+  await redis.connect();
+  return redis;
+}
+
+/** Closes a connection we own, even when Redis is gone (quit would wait for a reply forever). */
+export async function closeRedis(redis: Redis): Promise<void> {
+  if (redis.status === 'end') return;
+  try {
+    await Promise.race([redis.quit(), new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
+  } catch {
+    // already closing
+  }
+  redis.disconnect();
+}
