@@ -14,10 +14,12 @@ export interface HealthRouteOptions {
 const tags = ['Health'];
 const open = { public: true, rateLimit: false } as const;
 
-const ReadyResponse = z.object({
-  status: z.enum(['ready', 'not_ready']),
-  checks: z.array(z.object({ name: z.string(), ok: z.boolean(), detail: z.string().optional() })),
-});
+const ReadyResponse = z
+  .object({
+    status: z.enum(['ready', 'not_ready']),
+    checks: z.array(z.object({ name: z.string(), ok: z.boolean(), detail: z.string().optional() })),
+  })
+  .meta({ examples: [{ status: 'ready', checks: [{ name: 'config', ok: true }, { name: 'shutdown', ok: true }, { name: 'redis', ok: true }] }] });
 
 /** The open probes. The keyed health routes (/health/detailed…) come with the operations work. */
 export async function healthRoutes(parent: FastifyInstance, options: HealthRouteOptions): Promise<void> {
@@ -41,7 +43,7 @@ export async function healthRoutes(parent: FastifyInstance, options: HealthRoute
       tags,
       summary: 'Liveness: the process answers; checks nothing external',
       security: [],
-      response: { 200: z.object({ status: z.literal('ok') }) },
+      response: { 200: z.object({ status: z.literal('ok') }).meta({ examples: [{ status: 'ok' }] }) },
     },
     handler: async () => ({ status: 'ok' as const }),
   });

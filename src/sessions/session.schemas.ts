@@ -72,7 +72,9 @@ export const ListSessionsQuery = z.object({
 
 const Me = z.object({ id: z.string(), phone: z.string(), pushName: z.string().nullable() });
 
-export const SessionWebhookView = z.object({ url: z.string(), events: z.array(z.string()), disabled: z.boolean(), hasSecret: z.boolean() });
+export const SessionWebhookView = z
+  .object({ url: z.string(), events: z.array(z.string()), disabled: z.boolean().describe('Disabled after a 410 answer'), hasSecret: z.boolean() })
+  .meta({ id: 'SessionWebhook', examples: [{ url: 'https://app.example.com/webhook/whatsapp', events: ['message', 'message_ack'], disabled: false, hasSecret: true }] });
 
 export const SessionResponse = z
   .object({
