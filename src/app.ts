@@ -64,7 +64,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     reply.header('x-request-id', request.id);
   });
 
-  const storage = options.storage ?? (await openStorage(config));
+  const storage =
+    options.storage ??
+    (await openStorage(config, { onWriteError: (error) => app.log.error({ err: error }, 'writing the session registry file failed; retrying with the next change') }));
   const bus = new EventBus((error) => app.log.error({ err: error }, 'event listener failed'));
   const drivers = createEngineDrivers(config, options.engineDrivers);
   const sessions = new SessionManager({ config, registry: storage.registry, drivers, bus, logger: app.log });
@@ -73,10 +75,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   logStartup(app, config, storage);
 
+  // Order matters: the rate limiter's per-route hook, then auth's, then every route (docs included).
   await app.register(errorHandler);
-  await app.register(openApi, { version: VERSION });
-  await app.register(auth, { config });
   await app.register(rateLimiting, { config, redis: storage.redis });
+  await app.register(auth, { config });
+  await app.register(openApi, { version: VERSION });
   app.addHook('onRequest', async (request) => {
     if (gateway.shuttingDown && request.routeOptions.config.public !== true) throw new AppError('SHUTTING_DOWN', 'The gateway is shutting down; retry on another instance');
   });

@@ -13,6 +13,8 @@ export interface HealthRouteOptions {
 
 const tags = ['Health'];
 const open = { public: true, rateLimit: false } as const;
+/** Probes hit every few seconds: log them only when something is wrong. */
+const logLevel = 'warn';
 
 const ReadyResponse = z
   .object({
@@ -28,6 +30,7 @@ export async function healthRoutes(parent: FastifyInstance, options: HealthRoute
 
   app.get('/health', {
     config: open,
+    logLevel,
     schema: {
       tags,
       summary: 'Basic health',
@@ -39,6 +42,7 @@ export async function healthRoutes(parent: FastifyInstance, options: HealthRoute
 
   app.get('/health/live', {
     config: open,
+    logLevel,
     schema: {
       tags,
       summary: 'Liveness: the process answers; checks nothing external',
@@ -50,6 +54,7 @@ export async function healthRoutes(parent: FastifyInstance, options: HealthRoute
 
   app.get('/health/ready', {
     config: open,
+    logLevel,
     schema: {
       tags,
       summary: 'Readiness: config loaded, Redis reachable (when configured), not shutting down',

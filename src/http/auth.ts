@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
@@ -15,10 +15,16 @@ declare module 'fastify' {
   }
 }
 
+const unauthorized = (hadKey: boolean): AppError =>
+  new AppError('UNAUTHORIZED', hadKey ? 'The API key is not valid' : 'An API key is required (x-api-key header or Authorization: Bearer)');
+
 /**
- * API-key authentication for every route but the public ones, as an `onRequest` hook so that it
- * runs before anything else (body parsing, validation, rate limiting). Unknown routes need a key
- * too: without one they answer 401, not 404.
+ * API-key authentication, before anything else a route does (body parsing, validation):
+ * - an instance `onRequest` hook identifies the key (so the rate limiter can count per key);
+ * - each non-public route gets an `onRequest` hook that refuses a missing or wrong key with 401.
+ *   It is appended after the rate limiter's, so unauthenticated callers are limited per IP.
+ * Unknown routes need a key too: without one they answer 401, not 404.
+ * Register after the rate-limit plugin and before any route.
  */
 async function authPlugin(app: FastifyInstance, options: { config: Config }): Promise<void> {
   const { config } = options;
@@ -26,21 +32,26 @@ async function authPlugin(app: FastifyInstance, options: { config: Config }): Pr
   app.decorateRequest('apiKeyId', null);
   if (config.authDisabled) {
     app.log.warn('AUTH_DISABLED=true: every route is open without an API key. Never run like this in production.');
+    return;
   }
 
-  const isPublic = (request: FastifyRequest): boolean => {
-    if (request.routeOptions.config.public === true) return true;
-    const url = request.routeOptions.url ?? '';
-    return config.docsPublic && (url === '/docs' || url.startsWith('/docs/'));
-  };
+  const hadKey = (request: FastifyRequest): boolean => extractApiKey(request.headers, config.apiKeyHeader) !== null;
 
   app.addHook('onRequest', async (request) => {
     const key = extractApiKey(request.headers, config.apiKeyHeader);
     request.apiKeyId = key === null ? null : match(key);
-    if (config.authDisabled || isPublic(request)) return;
-    if (request.apiKeyId === null) {
-      throw new AppError('UNAUTHORIZED', key === null ? 'An API key is required (x-api-key header or Authorization: Bearer)' : 'The API key is not valid');
-    }
+    if (request.is404 && request.apiKeyId === null) throw unauthorized(key !== null);
+  });
+
+  const enforce: onRequestHookHandler = async (request) => {
+    if (request.apiKeyId === null) throw unauthorized(hadKey(request));
+  };
+
+  app.addHook('onRoute', (route) => {
+    if (route.config?.public === true) return;
+    if (config.docsPublic && (route.url === '/docs' || route.url.startsWith('/docs/'))) return;
+    const existing = route.onRequest;
+    route.onRequest = existing === undefined ? [enforce] : Array.isArray(existing) ? [...existing, enforce] : [existing, enforce];
   });
 }
 

@@ -7,7 +7,8 @@ import { AppError } from '../errors.js';
 
 /**
  * RATE_LIMIT_MAX requests per RATE_LIMIT_WINDOW per API key (per IP without one), shared through
- * Redis when configured. A Redis hiccup never blocks requests (skipOnError). Runs after auth.
+ * Redis when configured. A Redis hiccup never blocks requests (skipOnError). Its per-route hook
+ * runs before the auth check, so callers without a valid key are limited per IP.
  */
 async function rateLimitPlugin(app: FastifyInstance, options: { config: Config; redis: Redis | null }): Promise<void> {
   const { config, redis } = options;
@@ -23,4 +24,4 @@ async function rateLimitPlugin(app: FastifyInstance, options: { config: Config; 
   });
 }
 
-export const rateLimiting = fp(rateLimitPlugin, { name: 'rate-limit', fastify: '5.x', dependencies: ['auth'] });
+export const rateLimiting = fp(rateLimitPlugin, { name: 'rate-limit', fastify: '5.x' });

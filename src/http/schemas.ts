@@ -46,20 +46,21 @@ export const PaginationQuery = z.object({
 export const page = <T extends z.ZodType>(item: T) =>
   z.object({ data: z.array(item), nextCursor: z.string().nullable().describe('Pass as ?cursor= for the next page; null on the last page') });
 
-/** Keyset pagination over an ordered list by a unique string key; the cursor is opaque to clients. */
+/**
+ * Keyset pagination over items ordered by a unique, sortable key; the cursor (opaque to clients)
+ * is the key of the last item returned, so a page resumes correctly even when that item is gone.
+ */
 export function paginate<T>(items: readonly T[], keyOf: (item: T) => string, limit: number, cursor: string | undefined): { data: T[]; nextCursor: string | null } {
-  let start = 0;
-  if (cursor !== undefined) {
-    const after = decodeCursor(cursor);
-    const index = items.findIndex((item) => keyOf(item) === after);
-    start = index === -1 ? items.length : index + 1;
-  }
-  const data = items.slice(start, start + limit);
+  const sorted = [...items].sort((a, b) => compareKeys(keyOf(a), keyOf(b)));
+  const after = cursor === undefined ? null : Buffer.from(cursor, 'base64url').toString('utf8');
+  const start = after === null ? 0 : sorted.findIndex((item) => compareKeys(keyOf(item), after) > 0);
+  const from = start === -1 ? sorted.length : start;
+  const data = sorted.slice(from, from + limit);
   const last = data[data.length - 1];
-  const nextCursor = start + limit < items.length && last !== undefined ? Buffer.from(keyOf(last), 'utf8').toString('base64url') : null;
+  const nextCursor = from + limit < sorted.length && last !== undefined ? Buffer.from(keyOf(last), 'utf8').toString('base64url') : null;
   return { data, nextCursor };
 }
 
-function decodeCursor(cursor: string): string {
-  return Buffer.from(cursor, 'base64url').toString('utf8');
+function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

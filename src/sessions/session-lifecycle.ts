@@ -72,6 +72,7 @@ export class SessionLifecycle {
       if (outcome.dropAuth) {
         await this.deps.dropAuth(record);
         record.me = null;
+        record.connectedAt = null;
       }
       record.lastError = { code: outcome.code ?? 'CONNECTION_LOST', message: `Disconnected by WhatsApp: ${reason}`, at };
       await this.setStatus(record, outcome.status, { reason });

@@ -247,7 +247,15 @@ export class SessionManager {
       const runtime = this.runtimes.get(id);
       runtime?.clearAllTimers();
       const engine = runtime?.detach();
-      if (engine) await engine.logout();
+      if (engine) {
+        try {
+          await engine.logout();
+        } catch (error) {
+          // The phone may keep listing the device, but the session must not stay half logged out: drop auth and stop anyway.
+          this.deps.logger.warn({ err: error, sessionId: id }, 'engine logout failed; dropping auth data anyway');
+          await engine.stop();
+        }
+      }
       await this.dropAuth(record);
       record.me = null;
       record.connectedAt = null;

@@ -41,7 +41,7 @@ export async function sessionRoutes(parent: FastifyInstance, options: { sessions
       querystring: ListSessionsQuery,
       response: { 200: page(SessionResponse), ...errorResponses() },
     },
-    handler: async (request) => paginate(sessions.list(request.query.status), (s) => s.id, request.query.limit, request.query.cursor),
+    handler: async (request) => paginate(sessions.list(request.query.status), (s) => `${s.createdAt}|${s.id}`, request.query.limit, request.query.cursor),
   });
 
   app.get('/api/v1/sessions/:id', {

@@ -3,7 +3,8 @@ import type { SessionRecord } from '../sessions/session.js';
 /**
  * Where session records live. Two drivers implement it — `memory/memory-session-registry.ts`
  * (embedded mode, persisted to a JSON file under SESSIONS_PATH) and
- * `redis/redis-session-registry.ts` — and both pass `tests/contract/session-registry.contract.ts`.
+ * `redis/redis-session-registry.ts` — and both pass `tests/contract/session-registry.contract.ts`
+ * (run by `tests/contract/session-registry.test.ts`).
  * Every later store (messages, idempotency keys, event log, deliveries) follows the same pattern.
  */
 export interface SessionRegistry {

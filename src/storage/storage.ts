@@ -17,7 +17,12 @@ export interface Storage {
 
 export const REGISTRY_FILE = 'registry.json';
 
-export async function openStorage(config: Config): Promise<Storage> {
+export interface StorageOptions {
+  /** Told when a background write of the embedded registry file fails (it is retried). */
+  onWriteError?: (error: unknown) => void;
+}
+
+export async function openStorage(config: Config, options: StorageOptions = {}): Promise<Storage> {
   if (config.redis) {
     const redis = await openRedis({ url: config.redis.url, password: config.redis.password, name: `${config.redis.prefix}:store` });
     const registry = new RedisSessionRegistry(redis, config.redis.prefix);
@@ -31,6 +36,7 @@ export async function openStorage(config: Config): Promise<Storage> {
       },
     };
   }
-  const registry = await MemorySessionRegistry.persistedTo(join(config.sessionsPath, REGISTRY_FILE));
+  const onWriteError = options.onWriteError ?? ((error: unknown) => process.emitWarning(`session registry write failed: ${String(error)}`));
+  const registry = await MemorySessionRegistry.persistedTo(join(config.sessionsPath, REGISTRY_FILE), onWriteError);
   return { mode: 'embedded', registry, redis: null, close: () => registry.close() };
 }

@@ -54,6 +54,10 @@ describe.each(STORAGE_MODES)('rate limit (%s)', (mode) => {
       // Another key has its own bucket.
       expect((await t.app.inject({ url: '/api/v1/sessions', headers: { 'x-api-key': 'other-key' } })).statusCode).toBe(200);
       for (let i = 0; i < 5; i++) expect((await t.app.inject({ url: '/health/ready' })).statusCode).toBe(200);
+      // Callers without a valid key are limited per IP: guessing keys is limited too.
+      const guesses: number[] = [];
+      for (let i = 0; i < 4; i++) guesses.push((await t.app.inject({ url: '/api/v1/sessions', headers: { 'x-api-key': `guess-${i}` } })).statusCode);
+      expect(guesses).toEqual([401, 401, 401, 429]);
     } finally {
       await t.close();
     }

@@ -70,6 +70,10 @@ describe.each(STORAGE_MODES)('session routes (%s)', (mode) => {
     expect(third).toEqual({ data: [expect.objectContaining({ id: 's5' })], nextCursor: null });
     const qr = (await app.app.inject({ url: '/api/v1/sessions?status=qr', headers: AUTH })).json<{ data: { id: string }[] }>();
     expect(qr.data.map((s) => s.id)).toEqual(['s2']);
+    // A cursor whose session was deleted meanwhile still resumes after it.
+    await app.app.inject({ method: 'DELETE', url: '/api/v1/sessions/s2', headers: AUTH });
+    const resumed = (await app.app.inject({ url: `/api/v1/sessions?limit=2&cursor=${first.nextCursor ?? ''}`, headers: AUTH })).json<{ data: { id: string }[] }>();
+    expect(resumed.data.map((s) => s.id)).toEqual(['s3', 's4']);
   });
 
   it('gets one session, 404 SESSION_NOT_FOUND for an unknown one', async () => {

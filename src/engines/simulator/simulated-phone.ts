@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { EngineChat, EngineContact, OutboundContent } from '../engine.js';
+import type { EngineChat, EngineContact, EngineMe, InboundMessage, OutboundContent } from '../engine.js';
 
 /** A message the simulated phone remembers, so that acks, edits, reactions and revokes can find it. */
 export interface SimulatedMessage {
@@ -39,6 +39,39 @@ export function describeContent(content: OutboundContent): string {
 /** whatsapp-web.js-shaped serialized id: `<fromMe>_<chatId>_<3EB0…>`. */
 export function simulatedMessageId(fromMe: boolean, chatId: string): string {
   return `${fromMe ? 'true' : 'false'}_${chatId}_3EB0${randomBytes(8).toString('hex').toUpperCase()}`;
+}
+
+/** What a simulated contact writes to us. */
+export interface SimulatedInbound {
+  from: string;
+  type: 'text' | 'image' | 'video' | 'audio' | 'document' | 'sticker' | 'location';
+  text?: string | undefined;
+  media?: { data: string; mimetype: string; filename?: string | undefined } | undefined;
+  quotedMessageId?: string | undefined;
+}
+
+/** The whatsapp-web.js-shaped message a contact's write arrives as. */
+export function simulatedInboundMessage(input: SimulatedInbound, me: EngineMe): InboundMessage {
+  const chatId = input.from;
+  return {
+    waMessageId: simulatedMessageId(false, chatId),
+    from: chatId,
+    to: me.id,
+    chatId,
+    author: null,
+    body: input.text ?? '',
+    type: input.type === 'text' ? 'chat' : input.type,
+    timestamp: Math.floor(Date.now() / 1000),
+    isGroup: chatId.endsWith('@g.us'),
+    fromMe: false,
+    hasMedia: input.media !== undefined,
+    media: input.media ?? null,
+    quotedMessageId: input.quotedMessageId ?? null,
+    mentions: [],
+    location: null,
+    isForwarded: false,
+    isStatus: false,
+  };
 }
 
 /** The address book and message memory of one simulated phone. Bounded: it forgets the oldest messages. */

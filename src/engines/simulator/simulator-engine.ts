@@ -8,14 +8,22 @@ import {
   type EngineContext,
   type EngineEventListener,
   type EngineMe,
-  type InboundMessage,
   type OutboundContent,
   type PresenceState,
   type SendOptions,
   type SendResult,
 } from '../engine.js';
 import { EngineEventEmitter } from '../engine-event-emitter.js';
-import { SimulatedPhone, describeContent, isSimulatedNumberOnWhatsApp, simulatedMessageId } from './simulated-phone.js';
+import {
+  SimulatedPhone,
+  describeContent,
+  isSimulatedNumberOnWhatsApp,
+  simulatedInboundMessage,
+  simulatedMessageId,
+  type SimulatedInbound,
+} from './simulated-phone.js';
+
+export type { SimulatedInbound };
 
 export interface SimulatorOptions {
   /** How often a new QR code replaces the last one while nobody scans. */
@@ -39,14 +47,6 @@ export interface SimulatorFaults {
   autoAck?: boolean | undefined;
 }
 
-export interface SimulatedInbound {
-  from: string;
-  type: 'text' | 'image' | 'video' | 'audio' | 'document' | 'sticker' | 'location';
-  text?: string | undefined;
-  media?: { data: string; mimetype: string; filename?: string | undefined } | undefined;
-  quotedMessageId?: string | undefined;
-}
-
 type State = 'idle' | 'qr' | 'linking' | 'ready' | 'closed';
 
 const isLink = (value: unknown): value is SimulatedLink =>
@@ -60,6 +60,8 @@ export class SimulatorEngine implements Engine {
   private readonly events: EngineEventEmitter;
   private readonly phone = new SimulatedPhone();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Wakes the sends held by sendLatencyMs, so that stop() settles them instead of leaving them pending forever. */
+  private readonly sleepers = new Set<() => void>();
   private state: State = 'idle';
   private me: EngineMe | null = null;
   private qrTimer: NodeJS.Timeout | null = null;
@@ -98,6 +100,7 @@ export class SimulatorEngine implements Engine {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     this.qrTimer = null;
+    for (const wake of [...this.sleepers]) wake();
     await Promise.resolve();
   }
 
@@ -144,40 +147,17 @@ export class SimulatorEngine implements Engine {
 
   /** A contact writes to us. Returns the WhatsApp id of the new message. */
   receive(input: SimulatedInbound): string {
-    const me = this.requireReady();
-    const chatId = input.from;
-    const waMessageId = simulatedMessageId(false, chatId);
-    const timestamp = nowSeconds();
-    const body = input.text ?? '';
-    this.phone.remember({ waMessageId, chatId, fromMe: false, body, type: input.type, timestamp, revoked: false });
-    const message: InboundMessage = {
-      waMessageId,
-      from: chatId,
-      to: me.id,
-      chatId,
-      author: null,
-      body,
-      type: input.type === 'text' ? 'chat' : input.type,
-      timestamp,
-      isGroup: chatId.endsWith('@g.us'),
-      fromMe: false,
-      hasMedia: input.media !== undefined,
-      media: input.media ?? null,
-      quotedMessageId: input.quotedMessageId ?? null,
-      mentions: [],
-      location: null,
-      isForwarded: false,
-      isStatus: false,
-    };
+    const message = simulatedInboundMessage(input, this.requireReady());
+    this.phone.remember({ waMessageId: message.waMessageId, chatId: message.chatId, fromMe: false, body: message.body, type: input.type, timestamp: message.timestamp, revoked: false });
     this.events.emit({ type: 'message_create', message });
     this.events.emit({ type: 'message', message });
-    return waMessageId;
+    return message.waMessageId;
   }
 
   /** Drives an ack by hand. False when the message is unknown. */
   ack(waMessageId: string, ack: AckLevel): boolean {
     const message = this.phone.find(waMessageId);
-    if (!message) return false;
+    if (!message || this.state !== 'ready') return false;
     this.events.emit({ type: 'message_ack', waMessageId, chatId: message.chatId, ack });
     return true;
   }
@@ -185,7 +165,7 @@ export class SimulatorEngine implements Engine {
   /** A contact edits one of their messages. */
   contactEdits(waMessageId: string, newBody: string): boolean {
     const message = this.phone.find(waMessageId);
-    if (!message || message.fromMe) return false;
+    if (!message || message.fromMe || this.state !== 'ready') return false;
     const previousBody = message.body;
     message.body = newBody;
     this.events.emit({ type: 'message_edit', waMessageId, chatId: message.chatId, newBody, previousBody, editedAt: nowSeconds() });
@@ -195,7 +175,7 @@ export class SimulatorEngine implements Engine {
   /** A contact revokes one of their messages for everyone. */
   contactRevokes(waMessageId: string): boolean {
     const message = this.phone.find(waMessageId);
-    if (!message || message.fromMe || message.revoked) return false;
+    if (!message || message.fromMe || message.revoked || this.state !== 'ready') return false;
     message.revoked = true;
     this.events.emit({ type: 'message_revoke_everyone', waMessageId, chatId: message.chatId, revokedAt: nowSeconds() });
     return true;
@@ -218,7 +198,7 @@ export class SimulatorEngine implements Engine {
 
   async send(chatId: string, content: OutboundContent, options: SendOptions): Promise<SendResult> {
     this.requireReady();
-    if (this.faults.sendLatencyMs > 0) await new Promise<void>((resolve) => this.later(this.faults.sendLatencyMs, resolve));
+    if (this.faults.sendLatencyMs > 0) await this.sleep(this.faults.sendLatencyMs);
     this.requireReady();
     if (this.faults.failNextSends > 0) {
       this.faults.failNextSends -= 1;
@@ -319,6 +299,18 @@ export class SimulatorEngine implements Engine {
     const message = this.phone.find(waMessageId);
     if (!message) throw new EngineError('MESSAGE_NOT_FOUND', `Message ${waMessageId} not found`);
     return message;
+  }
+
+  /** Resolves after `ms`, or at once when the engine stops (the caller then finds it closed). */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        this.sleepers.delete(wake);
+        resolve();
+      };
+      this.sleepers.add(wake);
+      this.later(ms, wake);
+    });
   }
 
   private isClosed(): boolean {

@@ -6,6 +6,7 @@ import { errorResponses } from '../../http/schemas.js';
 import { KNOWN_DISCONNECT_REASONS } from '../../sessions/disconnect-reasons.js';
 import type { SessionManager } from '../../sessions/session-manager.js';
 import { SessionIdParams, SessionResponse } from '../../sessions/session.schemas.js';
+import { SESSION_STATUSES } from '../../sessions/session.js';
 import { normalizePhone } from '../../messages/phone-number.js';
 import { SimulatorEngine } from './simulator-engine.js';
 
@@ -75,10 +76,13 @@ export async function simulatorRoutes(parent: FastifyInstance, options: { sessio
     handler: async (request, reply) => {
       const { id } = request.params;
       const engine = simulatorOf(id);
+      const before = sessions.statusOf(id);
       if (!engine || !(await engine.disconnect(request.body.reason))) {
-        throw new AppError('SESSION_NOT_READY', `Session '${id}' is ${sessions.statusOf(id)}: there is no connection to drop`);
+        throw new AppError('SESSION_NOT_READY', `Session '${id}' is ${before}: there is no connection to drop`);
       }
-      return reply.code(202).send(sessions.get(id));
+      // Answer with the state the disconnect led to, not the one before it.
+      const after = SESSION_STATUSES.filter((s) => s !== before);
+      return reply.code(202).send(await sessions.waitForStatus(id, after, SCAN_SETTLE_MS));
     },
   });
 }

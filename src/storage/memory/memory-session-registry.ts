@@ -15,18 +15,18 @@ export class MemorySessionRegistry implements SessionRegistry {
   private readonly records = new Map<string, SessionRecord>();
   private readonly writer: DebouncedFileWriter | null;
 
-  private constructor(file: string | null) {
-    this.writer = file ? new DebouncedFileWriter(file, () => JSON.stringify({ version: 1, sessions: [...this.records.values()] })) : null;
+  private constructor(file: string | null, onWriteError: (error: unknown) => void) {
+    this.writer = file ? new DebouncedFileWriter(file, () => JSON.stringify({ version: 1, sessions: [...this.records.values()] }), onWriteError) : null;
   }
 
   /** A registry kept only in memory (tests, benchmarks). */
   static inMemory(): MemorySessionRegistry {
-    return new MemorySessionRegistry(null);
+    return new MemorySessionRegistry(null, () => undefined);
   }
 
-  /** A registry persisted to `file`, loaded now when it exists. */
-  static async persistedTo(file: string): Promise<MemorySessionRegistry> {
-    const registry = new MemorySessionRegistry(file);
+  /** A registry persisted to `file`, loaded now when it exists. A failed background write goes to `onWriteError` and is retried. */
+  static async persistedTo(file: string, onWriteError: (error: unknown) => void): Promise<MemorySessionRegistry> {
+    const registry = new MemorySessionRegistry(file, onWriteError);
     await mkdir(dirname(file), { recursive: true });
     let text: string | null = null;
     try {

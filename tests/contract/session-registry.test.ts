@@ -1,0 +1,94 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { describe, expect, inject, it } from 'vitest';
+import { MemorySessionRegistry } from '../../src/storage/memory/memory-session-registry.js';
+import { RedisSessionRegistry } from '../../src/storage/redis/redis-session-registry.js';
+import type { SessionRegistry } from '../../src/storage/session-registry.js';
+import { describeSessionRegistryContract, sessionRecord } from './session-registry.contract.js';
+
+const failOnWriteError = (error: unknown): never => {
+  throw error;
+};
+
+describeSessionRegistryContract('memory, persisted to a file', (() => {
+  const files = new WeakMap<SessionRegistry, string>();
+  return {
+    open: async () => {
+      const file = join(await mkdtemp(join(tmpdir(), 'wagw-registry-')), 'registry.json');
+      const registry = await MemorySessionRegistry.persistedTo(file, failOnWriteError);
+      files.set(registry, file);
+      return registry;
+    },
+    reopen: async (registry) => {
+      await registry.close();
+      const file = files.get(registry) ?? '';
+      const next = await MemorySessionRegistry.persistedTo(file, failOnWriteError);
+      files.set(next, file);
+      return next;
+    },
+  };
+})());
+
+describeSessionRegistryContract('redis', (() => {
+  const connections = new WeakMap<SessionRegistry, { redis: Redis; prefix: string }>();
+  const open = async (prefix: string): Promise<SessionRegistry> => {
+    const redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 1 });
+    const registry = new RedisSessionRegistry(redis, prefix);
+    connections.set(registry, { redis, prefix });
+    const close = registry.close.bind(registry);
+    registry.close = async () => {
+      await close();
+      await redis.quit();
+    };
+    return registry;
+  };
+  return {
+    open: () => open(`reg${randomBytes(6).toString('hex')}`),
+    reopen: async (registry) => {
+      const prefix = connections.get(registry)?.prefix ?? '';
+      await registry.close();
+      return open(prefix);
+    },
+  };
+})());
+
+describe('memory registry file', () => {
+  it('coalesces a burst of writes into few file writes and survives a corrupt file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wagw-registry-'));
+    try {
+      const file = join(dir, 'registry.json');
+      const registry = await MemorySessionRegistry.persistedTo(file, failOnWriteError);
+      for (let i = 0; i < 500; i++) await registry.create(sessionRecord(`s${i}`));
+      await registry.close();
+      const saved = JSON.parse(await readFile(file, 'utf8')) as { sessions: unknown[] };
+      expect(saved.sessions).toHaveLength(500);
+
+      await writeFile(file, '{ truncated');
+      const recovered = await MemorySessionRegistry.persistedTo(file, failOnWriteError);
+      expect(await recovered.count()).toBe(0);
+      expect((await readdir(dir)).some((f) => f.startsWith('registry.json.corrupt-'))).toBe(true);
+      await recovered.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reports a failed background write and writes again once the directory is back', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wagw-registry-'));
+    let reported: (error: unknown) => void = () => undefined;
+    const failure = new Promise<unknown>((resolve) => {
+      reported = resolve;
+    });
+    const registry = await MemorySessionRegistry.persistedTo(join(dir, 'registry.json'), (error) => reported(error));
+    await rm(dir, { recursive: true, force: true });
+    await registry.create(sessionRecord('x'));
+    expect(await failure).toMatchObject({ code: 'ENOENT' });
+    await mkdir(dir, { recursive: true });
+    await registry.close();
+    expect(JSON.parse(await readFile(join(dir, 'registry.json'), 'utf8'))).toMatchObject({ sessions: [{ id: 'x' }] });
+    await rm(dir, { recursive: true, force: true });
+  });
+});
