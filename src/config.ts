@@ -116,9 +116,12 @@ export const CONFIG_VARS = {
   DEFAULT_ENGINE: v(oneOf('DEFAULT_ENGINE', ['webjs', 'simulator'] as const), 'engine of a session created without one', 'webjs'),
   CHROME_EXECUTABLE_PATH: v(z.string().min(1), 'Chromium used by whatsapp-web.js (never a downloaded browser)', '/usr/bin/chromium'),
   CHROME_ARGS: v(z.string(), 'Chromium flags, space-separated', DEFAULT_CHROME_ARGS),
+  CHROME_HEADLESS: v(bool('CHROME_HEADLESS'), 'run Chromium headless (false needs a display)', 'true'),
   SESSIONS_PATH: v(z.string().min(1), 'runtime data: registry (embedded mode), auth data, inbound media', './sessions'),
   WWEBJS_AUTH_PATH: v(z.string().min(1), 'whatsapp-web.js LocalAuth data; default <SESSIONS_PATH>/auth'),
   WWEBJS_WEB_VERSION: v(z.string().min(1), 'pin a WhatsApp Web version (webVersionCache)'),
+  WWEBJS_WEB_VERSION_CACHE: v(oneOf('WWEBJS_WEB_VERSION_CACHE', ['local', 'remote', 'none'] as const), 'where whatsapp-web.js keeps WhatsApp Web versions: local (under SESSIONS_PATH), remote, none', 'local'),
+  WWEBJS_WEB_VERSION_REMOTE_PATH: v(z.string().min(1), 'URL template of a remote version cache (with WWEBJS_WEB_VERSION_CACHE=remote)'),
   FFMPEG_PATH: v(z.string().min(1), 'ffmpeg for video stickers'),
   APP_WEBHOOK_URL: v(url('APP_WEBHOOK_URL'), "the monolith's webhook endpoint (all sessions)"),
   APP_WEBHOOK_EVENTS: v(list(), 'events sent to APP_WEBHOOK_URL, comma-separated; * = all', '*'),
@@ -171,9 +174,14 @@ export interface Config {
   readonly redisPrefix: string;
   readonly databaseUrl: string | undefined;
   readonly defaultEngine: WithDefault<'DEFAULT_ENGINE'>;
-  readonly chrome: { readonly executablePath: string; readonly args: readonly string[] };
+  readonly chrome: { readonly executablePath: string; readonly args: readonly string[]; readonly headless: boolean };
   readonly sessionsPath: string;
-  readonly wwebjs: { readonly authPath: string; readonly webVersion: string | undefined };
+  readonly wwebjs: {
+    readonly authPath: string;
+    readonly webVersion: string | undefined;
+    readonly webVersionCache: WithDefault<'WWEBJS_WEB_VERSION_CACHE'>;
+    readonly webVersionRemotePath: string | undefined;
+  };
   readonly ffmpegPath: string | undefined;
   readonly webhook: {
     readonly appUrl: string | undefined;
@@ -246,6 +254,7 @@ export function loadConfig(env: RawEnv = process.env): Config {
   }
   if (e.WEBHOOK_RETRY_SCHEDULE.length === 0) problems.push('WEBHOOK_RETRY_SCHEDULE: needs at least one delay');
   if (e.SIMULATOR_ACK_DELAYS_MS.length !== 3) problems.push('SIMULATOR_ACK_DELAYS_MS: needs three delays (server,device,read)');
+  if (e.WWEBJS_WEB_VERSION_CACHE === 'remote' && !e.WWEBJS_WEB_VERSION_REMOTE_PATH) problems.push('WWEBJS_WEB_VERSION_REMOTE_PATH: required with WWEBJS_WEB_VERSION_CACHE=remote');
   if (e.DEFAULT_ENGINE === 'simulator' && !e.SIMULATOR_ENABLED) problems.push('DEFAULT_ENGINE: simulator is disabled by SIMULATOR_ENABLED=false');
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -262,9 +271,14 @@ export function loadConfig(env: RawEnv = process.env): Config {
     redisPrefix: e.REDIS_PREFIX,
     databaseUrl: e.DATABASE_URL,
     defaultEngine: e.DEFAULT_ENGINE,
-    chrome: { executablePath: e.CHROME_EXECUTABLE_PATH, args: e.CHROME_ARGS.split(/\s+/).filter((a) => a.length > 0) },
+    chrome: { executablePath: e.CHROME_EXECUTABLE_PATH, args: e.CHROME_ARGS.split(/\s+/).filter((a) => a.length > 0), headless: e.CHROME_HEADLESS },
     sessionsPath,
-    wwebjs: { authPath: e.WWEBJS_AUTH_PATH ?? `${sessionsPath.replace(/\/$/, '')}/auth`, webVersion: e.WWEBJS_WEB_VERSION },
+    wwebjs: {
+      authPath: e.WWEBJS_AUTH_PATH ?? `${sessionsPath.replace(/\/$/, '')}/auth`,
+      webVersion: e.WWEBJS_WEB_VERSION,
+      webVersionCache: e.WWEBJS_WEB_VERSION_CACHE,
+      webVersionRemotePath: e.WWEBJS_WEB_VERSION_REMOTE_PATH,
+    },
     ffmpegPath: e.FFMPEG_PATH,
     webhook: {
       appUrl: e.APP_WEBHOOK_URL,

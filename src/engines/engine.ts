@@ -103,6 +103,8 @@ export type EngineEvent =
   | { type: 'change_state'; state: string }
   | { type: 'change_battery'; battery: number; plugged: boolean }
   | { type: 'disconnected'; reason: string }
+  /** The engine could not run (after start() resolved): handled like a start failure. */
+  | { type: 'engine_failure'; code: RecordErrorCode; message: string; reconnectable: boolean }
   | { type: 'message'; message: InboundMessage }
   | { type: 'message_create'; message: InboundMessage }
   | { type: 'message_ack'; waMessageId: string; chatId: string; ack: AckLevel }

@@ -43,8 +43,8 @@ async function authPlugin(app: FastifyInstance, options: { config: Config }): Pr
     if (request.is404 && request.apiKeyId === null) throw unauthorized(key !== null);
   });
 
-  const enforce: onRequestHookHandler = async (request) => {
-    if (request.apiKeyId === null) throw unauthorized(hadKey(request));
+  const enforce: onRequestHookHandler = (request, _reply, done) => {
+    done(request.apiKeyId === null ? unauthorized(hadKey(request)) : undefined);
   };
 
   app.addHook('onRoute', (route) => {

@@ -1,7 +1,7 @@
 import QRCode from 'qrcode';
 import type { Logger } from '../logger.js';
 import type { Config } from '../config.js';
-import type { Engine, EngineEvent } from '../engines/engine.js';
+import { EngineError, type Engine, type EngineEvent } from '../engines/engine.js';
 import type { EventBus } from '../events/event-bus.js';
 import { classifyDisconnect, connectionStateOf } from './disconnect-reasons.js';
 import type { SessionRuntime } from './session-runtime.js';
@@ -61,6 +61,14 @@ export class SessionLifecycle {
     await this.setStatus(record, 'failed', { reason: code });
   }
 
+  /** engine.start() rejected: retry when the error is reconnectable (reconnect policy), else give up. */
+  async startFailed(record: SessionRecord, runtime: SessionRuntime, engine: Engine, error: unknown): Promise<void> {
+    const engineError = error instanceof EngineError ? error : new EngineError('ENGINE_ERROR', error instanceof Error ? error.message : String(error), true);
+    this.deps.logger.warn({ sessionId: record.id, code: engineError.code, reason: engineError.message }, 'engine failed to start');
+    if (engineError.reconnectable) await this.disconnected(record, runtime, engine, engineError.code, engineError.code);
+    else await this.fail(record, runtime, engineError.code, engineError.message);
+  }
+
   /** Applies a disconnect (engine event, start failure or watchdog) with the contract's reconnect policy. */
   async disconnected(record: SessionRecord, runtime: SessionRuntime, engine: Engine, reason: string, code: string | null): Promise<void> {
     const outcome = classifyDisconnect(reason);
@@ -101,7 +109,7 @@ export class SessionLifecycle {
   /** WHATSAPP_READY_TIMEOUT: a session that does not reach `ready` in time is restarted (a reconnectable disconnect). */
   armReadyTimer(record: SessionRecord, runtime: SessionRuntime, engine: Engine): void {
     runtime.setTimer('ready', this.deps.config.whatsapp.readyTimeoutMs, () => {
-      void this.deps.withLock(record.id, async () => {
+      this.runLocked(record, 'ready watchdog', async () => {
         if (!this.deps.isCurrent(record.id, record, engine)) return;
         if (record.status === 'starting' || record.status === 'authenticated') await this.disconnected(record, runtime, engine, 'READY_TIMEOUT', 'READY_TIMEOUT');
       });
@@ -113,7 +121,7 @@ export class SessionLifecycle {
     const ms = this.deps.config.whatsapp.sessionTimeoutMs;
     if (ms <= 0) return;
     runtime.setTimer('idle', ms, () => {
-      void this.deps.withLock(record.id, async () => {
+      this.runLocked(record, 'idle stop', async () => {
         const engine = runtime.engine;
         if (!engine || !this.deps.isCurrent(record.id, record, engine)) return;
         runtime.clearAllTimers();
@@ -162,6 +170,10 @@ export class SessionLifecycle {
       case 'disconnected':
         await this.disconnected(record, runtime, engine, event.reason, null);
         return;
+      case 'engine_failure':
+        if (event.reconnectable) await this.disconnected(record, runtime, engine, event.code, event.code);
+        else await this.fail(record, runtime, event.code, event.message);
+        return;
       case 'message':
         record.stats.received += 1;
         await this.deps.persist(record);
@@ -185,12 +197,17 @@ export class SessionLifecycle {
     const png = await QRCode.toDataURL(qr, { errorCorrectionLevel: 'L', margin: 2 });
     this.publish(record.id, 'qr_code', { qrCode: png.slice(png.indexOf(',') + 1), timeout: qrTimeoutMs, raw: qr, attempt: runtime.qrCount, maxAttempts: qrMaxRetries });
     runtime.setTimer('qr', qrTimeoutMs, () => {
-      void this.deps.withLock(record.id, async () => {
+      this.runLocked(record, 'QR expiry', async () => {
         if (record.status === 'qr' && runtime.qrCount >= qrMaxRetries && this.deps.isCurrent(record.id, record, runtime.engine)) {
           await this.fail(record, runtime, 'QR_TIMEOUT', `No scan after ${qrMaxRetries} QR code(s)`);
         }
       });
     });
+  }
+
+  /** Runs timer work under the session's lock; a failure (Redis gone, say) is logged, never an unhandled rejection. */
+  private runLocked(record: SessionRecord, what: string, fn: () => Promise<void>): void {
+    this.deps.withLock(record.id, fn).catch((error: unknown) => this.deps.logger.error({ err: error, sessionId: record.id }, `${what} failed`));
   }
 
   private publish(sessionId: string, event: string, data: Record<string, unknown>): void {

@@ -1,30 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../logger.js';
 import type { Config } from '../config.js';
-import { AppError, sessionNotFound, type RecordErrorCode } from '../errors.js';
-import { EngineError, type Engine, type EngineAuthStore, type EngineEvent, type EngineName } from '../engines/engine.js';
+import { AppError, sessionNotFound } from '../errors.js';
+import type { Engine, EngineEvent } from '../engines/engine.js';
 import type { EngineDrivers } from '../engines/engine-drivers.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { SessionRegistry } from '../storage/session-registry.js';
 import { KeyedLock } from './keyed-lock.js';
+import { mergeMetadata, recordAuthStore, toWebhooks, type CreateSessionInput, type UpdateSessionInput } from './session-inputs.js';
 import { SessionLifecycle } from './session-lifecycle.js';
+import { restoreAll, shouldRestore } from './session-restore.js';
 import { SessionRuntime } from './session-runtime.js';
-import { toPublicSession, type PublicSession, type SessionRecord, type SessionStatus, type SessionWebhook } from './session.js';
+import { waitForSessionStatus } from './session-status-waiter.js';
+import { toPublicSession, type PublicSession, type SessionRecord, type SessionStatus } from './session.js';
 
-export interface CreateSessionInput {
-  id?: string | undefined;
-  engine?: EngineName | undefined;
-  webhooks?: { url: string; events?: string[] | undefined; secret?: string | undefined }[] | undefined;
-  metadata?: Record<string, string> | undefined;
-  start?: boolean | undefined;
-}
-
-export interface UpdateSessionInput {
-  /** Merged into the session's metadata; a key with an empty string value is removed. */
-  metadata?: Record<string, string> | undefined;
-  /** Replaces every webhook target (and re-enables those disabled by 410). */
-  webhooks?: CreateSessionInput['webhooks'];
-}
+export type { CreateSessionInput, UpdateSessionInput };
 
 export interface SessionManagerDeps {
   config: Config;
@@ -64,19 +54,12 @@ export class SessionManager {
 
   // ---- LIFECYCLE OF THE MANAGER ----
 
-  /** Loads the registry and restores every session that was not stopped, without a new scan. */
+  /** Loads the registry and restores every session that was not stopped, without a new scan (see shouldRestore). */
   async init(): Promise<void> {
     const records = await this.deps.registry.list();
     for (const record of records) this.records.set(record.id, record);
-    const toRestore = records.filter((r) => r.status !== 'stopped').map((r) => r.id);
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < toRestore.length) {
-        const id = toRestore[next++];
-        if (id !== undefined) await this.locks.run(id, () => this.startEngine(id, { keepReconnects: false }));
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(RESTORE_CONCURRENCY, toRestore.length) }, worker));
+    const toRestore = records.filter(shouldRestore).map((r) => r.id);
+    await restoreAll(toRestore, RESTORE_CONCURRENCY, (id) => this.locks.run(id, () => this.startEngine(id, { keepReconnects: false })));
     if (toRestore.length > 0) this.deps.logger.info({ restored: toRestore.length }, 'sessions restored');
   }
 
@@ -126,26 +109,9 @@ export class SessionManager {
     return { qr: qr.qr, expiresAt: new Date(qr.expiresAt) };
   }
 
-  /**
-   * Resolves with the session once its status is one of `statuses` (at once if it already is), or
-   * with its current state after `timeoutMs`. Used by the simulator's scan route and by tests, so
-   * that nobody has to sleep.
-   */
+  /** The session once its status is one of `statuses`, or as it is after `timeoutMs` (scan route, tests). */
   async waitForStatus(id: string, statuses: readonly SessionStatus[], timeoutMs: number): Promise<PublicSession> {
-    const record = this.require(id);
-    if (statuses.includes(record.status)) return toPublicSession(record);
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        unsubscribe();
-        const current = this.records.get(id);
-        resolve(toPublicSession(current ?? record));
-      };
-      const timer = setTimeout(done, timeoutMs);
-      const unsubscribe = this.deps.bus.subscribe((event) => {
-        if (event.sessionId === id && event.event === 'session.status' && statuses.includes(record.status)) done();
-      });
-    });
+    return toPublicSession(await waitForSessionStatus(this.deps.bus, this.require(id), statuses, timeoutMs));
   }
 
   counts(): Record<SessionStatus, number> {
@@ -199,12 +165,7 @@ export class SessionManager {
     return this.locks.run(id, async () => {
       const record = this.require(id);
       if (input.metadata) {
-        const merged = new Map(Object.entries(record.metadata));
-        for (const [key, value] of Object.entries(input.metadata)) {
-          if (value === '') merged.delete(key);
-          else merged.set(key, value);
-        }
-        record.metadata = Object.fromEntries(merged);
+        record.metadata = mergeMetadata(record.metadata, input.metadata);
       }
       if (input.webhooks) record.webhooks = toWebhooks(input.webhooks);
       record.updatedAt = new Date().toISOString();
@@ -247,14 +208,12 @@ export class SessionManager {
       const runtime = this.runtimes.get(id);
       runtime?.clearAllTimers();
       const engine = runtime?.detach();
-      if (engine) {
-        try {
-          await engine.logout();
-        } catch (error) {
-          // The phone may keep listing the device, but the session must not stay half logged out: drop auth and stop anyway.
-          this.deps.logger.warn({ err: error, sessionId: id }, 'engine logout failed; dropping auth data anyway');
-          await engine.stop();
-        }
+      try {
+        await engine?.logout();
+      } catch (error) {
+        // An unlink that fails (phone unreachable) must not leave the session half logged out: drop auth and stop anyway.
+        this.deps.logger.warn({ err: error, sessionId: id }, 'engine logout failed; dropping auth data anyway');
+        await engine?.stop();
       }
       await this.dropAuth(record);
       record.me = null;
@@ -268,11 +227,15 @@ export class SessionManager {
     await this.locks.run(id, async () => {
       const record = this.require(id);
       await this.stopEngine(id);
-      await this.dropAuth(record);
+      // Auth data that cannot be removed (a busy disk) must not leave a half-deleted session: log it and go on.
+      await this.deps.drivers
+        .get(record.engine)
+        ?.removeAuthData(id)
+        .catch((error: unknown) => this.deps.logger.error({ err: error, sessionId: id }, 'removing auth data of a deleted session failed; remove it by hand'));
       await this.deps.registry.delete(id);
       this.records.delete(id);
       this.runtimes.delete(id);
-      this.deps.bus.publish({ sessionId: id, event: 'session.status', data: { status: 'disconnected', detail: 'deleted', reason: 'DELETED' }, occurredAt: new Date() });
+      this.deps.bus.publish({ sessionId: id, event: 'session.status', data: { status: 'disconnected', detail: 'stopped', reason: 'DELETED' }, occurredAt: new Date() });
     });
   }
 
@@ -311,7 +274,7 @@ export class SessionManager {
       return;
     }
     const logger = this.deps.logger.child({ sessionId: id, engine: record.engine });
-    const engine = driver.create({ sessionId: id, logger, auth: this.authStoreOf(record) });
+    const engine = driver.create({ sessionId: id, logger, auth: recordAuthStore(record, (r) => this.persist(r)) });
     runtime.attach(
       engine,
       engine.onEvent((event: EngineEvent) => this.lifecycle.onEngineEvent(record, runtime, engine, event)),
@@ -323,10 +286,7 @@ export class SessionManager {
     try {
       await engine.start();
     } catch (error) {
-      const engineError = error instanceof EngineError ? error : new EngineError('ENGINE_ERROR', error instanceof Error ? error.message : String(error), true);
-      logger.warn({ code: engineError.code, reason: engineError.message }, 'engine failed to start');
-      if (engineError.reconnectable) await this.lifecycle.disconnected(record, runtime, engine, engineError.code, engineError.code);
-      else await this.lifecycle.fail(record, runtime, engineError.code, engineError.message);
+      await this.lifecycle.startFailed(record, runtime, engine, error);
     }
   }
 
@@ -341,20 +301,6 @@ export class SessionManager {
     record.engineAuth = null;
     await this.deps.drivers.get(record.engine)?.removeAuthData(record.id);
     await this.persist(record);
-  }
-
-  private authStoreOf(record: SessionRecord): EngineAuthStore {
-    return {
-      load: async () => record.engineAuth,
-      save: async (state) => {
-        record.engineAuth = state;
-        await this.persist(record);
-      },
-      clear: async () => {
-        record.engineAuth = null;
-        await this.persist(record);
-      },
-    };
   }
 
   private async persist(record: SessionRecord): Promise<void> {
@@ -388,8 +334,3 @@ export class SessionManager {
   }
 }
 
-function toWebhooks(input: NonNullable<CreateSessionInput['webhooks']>): SessionWebhook[] {
-  return input.map((w) => ({ url: w.url, events: w.events && w.events.length > 0 ? w.events : ['*'], secret: w.secret, disabled: false }));
-}
-
-export type { RecordErrorCode };

@@ -74,7 +74,7 @@ describe('bad input on every route', () => {
       for (const id of BAD_IDS) {
         const res = await t.app.inject({ method: op.method, url: urlOf(op.path, { id }), headers: AUTH, ...(op.hasBody ? { payload: {} } : {}) });
         expectClientError(res, `${op.method} ${op.path} id=${id}`, 400);
-        expect((res.json() as { code: string }).code).toBe('VALIDATION_ERROR');
+        expect(res.json<{ code: string }>().code).toBe('VALIDATION_ERROR');
         checked++;
       }
     }
@@ -96,7 +96,7 @@ describe('bad input on every route', () => {
       expectClientError(text, `${label} text/plain`, 415);
       const huge = await t.app.inject({ method: op.method, url, headers: json, payload: JSON.stringify({ id: 'x'.repeat(1024 * 1024 + 10) }) });
       expectClientError(huge, `${label} >1 MiB`, 413);
-      expect((huge.json() as { code: string }).code).toBe('PAYLOAD_TOO_LARGE');
+      expect(huge.json<{ code: string }>().code).toBe('PAYLOAD_TOO_LARGE');
     }
   });
 
@@ -108,7 +108,7 @@ describe('bad input on every route', () => {
         const url = urlOf(op.path, { id: 'some_session' });
         const res = await t.app.inject({ method: op.method, url, headers: AUTH, payload: { [field]: wrongValueFor(fieldSchema) } });
         expectClientError(res, `${op.method} ${op.path} ${field}`, 400);
-        const details = (res.json() as { details: { path: string }[] }).details;
+        const details = res.json<{ details: { path: string }[] }>().details;
         expect(details.some((d) => d.path.startsWith(`body.${field}`)), `${op.method} ${op.path} ${field}: ${JSON.stringify(details)}`).toBe(true);
         if (fieldSchema.maxLength !== undefined) {
           const long = await t.app.inject({ method: op.method, url, headers: AUTH, payload: { [field]: 'a'.repeat(fieldSchema.maxLength + 1) } });
@@ -148,7 +148,7 @@ describe('bad input on every route', () => {
     for (const [payload, path] of cases) {
       const res = await t.app.inject({ method: 'POST', url: '/api/v1/sessions', headers: AUTH, payload: payload as Record<string, unknown> });
       expectClientError(res, path, 400);
-      expect((res.json() as { details: { path: string }[] }).details.map((d) => d.path), path).toContain(path);
+      expect(res.json<{ details: { path: string }[] }>().details.map((d) => d.path), path).toContain(path);
     }
     expect(t.app.gateway.sessions.list()).toHaveLength(0);
   });

@@ -52,7 +52,7 @@ describe('OpenAPI document', () => {
     const file = join(t.config.sessionsPath, 'openapi.json');
     await writeFile(file, JSON.stringify(doc));
     const tool = new URL('../../../shared/tools/contract-routes.mjs', import.meta.url).pathname;
-    const { stdout } = await promisify(execFile)('node', [tool, file]).catch((error: { stdout: string }) => ({ stdout: error.stdout }));
+    const { stdout } = await promisify(execFile)('node', [tool, file]).catch((error: unknown) => ({ stdout: (error as { stdout: string }).stdout }));
     const missing = stdout.split('\n').filter((l) => l.startsWith('missing'));
     const foundation = missing.filter((l) => /\/api\/v1\/sessions(\/\{id\})?(\/(start|stop|restart|logout|qr|pairing-code|webhooks|simulator\/(scan|disconnect)))?$/.test(l) || /GET \/health(\/live|\/ready)?$/.test(l));
     expect(foundation).toEqual([]);

@@ -38,7 +38,8 @@ describe('config', () => {
       shutdownTimeoutMs: 25_000,
       simulator: { enabled: true, ackDelaysMs: [50, 100, 200] },
     });
-    expect(c.chrome).toEqual({ executablePath: '/usr/bin/chromium', args: DEFAULT_CHROME_ARGS.split(' ') });
+    expect(c.chrome).toEqual({ executablePath: '/usr/bin/chromium', args: DEFAULT_CHROME_ARGS.split(' '), headless: true });
+    expect(c.wwebjs).toEqual({ authPath: './sessions/auth', webVersion: undefined, webVersionCache: 'local', webVersionRemotePath: undefined });
     expect(Object.isFrozen(c) && Object.isFrozen(c.whatsapp)).toBe(true);
   });
 
