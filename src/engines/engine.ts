@@ -64,9 +64,13 @@ export interface InboundMessage {
   media: MediaInput | null;
   quotedMessageId: string | null;
   mentions: string[];
-  location: { latitude: number; longitude: number; name?: string | undefined } | null;
+  location: { latitude: number; longitude: number; name?: string | undefined; address?: string | undefined; url?: string | undefined } | null;
   isForwarded: boolean;
   isStatus: boolean;
+  /** The sender's phone (digits), resolved from `<id>@lid` when WhatsApp hides it; null for own messages or when unknown. */
+  fromPhone: string | null;
+  /** Why `media` is null although `hasMedia` is true (download failed, expired, timed out). */
+  mediaError: string | null;
 }
 
 export interface EngineContact {
@@ -110,7 +114,8 @@ export type EngineEvent =
   | { type: 'message_ack'; waMessageId: string; chatId: string; ack: AckLevel }
   | { type: 'message_edit'; waMessageId: string; chatId: string; newBody: string; previousBody: string; editedAt: number }
   | { type: 'message_revoke_everyone'; waMessageId: string; chatId: string; revokedAt: number }
-  | { type: 'message_reaction'; waMessageId: string; reaction: string; senderId: string; timestamp: number };
+  | { type: 'message_reaction'; waMessageId: string; reaction: string; senderId: string; timestamp: number }
+  | { type: 'vote_update'; waMessageId: string; voter: string; selectedOptions: string[]; timestamp: number };
 
 export type EngineEventType = EngineEvent['type'];
 export type EngineEventListener = (event: EngineEvent) => void;

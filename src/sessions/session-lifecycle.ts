@@ -65,12 +65,12 @@ export class SessionLifecycle {
   async startFailed(record: SessionRecord, runtime: SessionRuntime, engine: Engine, error: unknown): Promise<void> {
     const engineError = error instanceof EngineError ? error : new EngineError('ENGINE_ERROR', error instanceof Error ? error.message : String(error), true);
     this.deps.logger.warn({ sessionId: record.id, code: engineError.code, reason: engineError.message }, 'engine failed to start');
-    if (engineError.reconnectable) await this.disconnected(record, runtime, engine, engineError.code, engineError.code);
+    if (engineError.reconnectable) await this.disconnected(record, runtime, engine, engineError.code, engineError.code, engineError.message);
     else await this.fail(record, runtime, engineError.code, engineError.message);
   }
 
   /** Applies a disconnect (engine event, start failure or watchdog) with the contract's reconnect policy. */
-  async disconnected(record: SessionRecord, runtime: SessionRuntime, engine: Engine, reason: string, code: string | null): Promise<void> {
+  async disconnected(record: SessionRecord, runtime: SessionRuntime, engine: Engine, reason: string, code: string | null, detail?: string): Promise<void> {
     const outcome = classifyDisconnect(reason);
     this.publish(record.id, 'disconnected', { reason, isReconnectable: outcome.isReconnectable });
     runtime.clearAllTimers();
@@ -90,11 +90,11 @@ export class SessionLifecycle {
     const max = this.deps.config.whatsapp.maxReconnects;
     const lastCode = code ?? 'CONNECTION_LOST';
     if (runtime.reconnects > max) {
-      record.lastError = { code: lastCode, message: `Gave up after ${max} reconnect attempt(s); last reason: ${reason}`, at };
+      record.lastError = { code: lastCode, message: `Gave up after ${max} reconnect attempt(s); last reason: ${detail ?? reason}`, at };
       await this.setStatus(record, 'failed', { reason });
       return;
     }
-    record.lastError = { code: lastCode, message: `Disconnected (${reason}); reconnect ${runtime.reconnects} of ${max}`, at };
+    record.lastError = { code: lastCode, message: `Disconnected (${detail ?? reason}); reconnect ${runtime.reconnects} of ${max}`, at };
     await this.setStatus(record, 'disconnected', { reason });
     const delay = Math.min(this.deps.config.whatsapp.reconnectDelayMs * 2 ** (runtime.reconnects - 1), MAX_RECONNECT_DELAY_MS);
     runtime.setTimer('reconnect', delay, () => {
@@ -171,7 +171,7 @@ export class SessionLifecycle {
         await this.disconnected(record, runtime, engine, event.reason, null);
         return;
       case 'engine_failure':
-        if (event.reconnectable) await this.disconnected(record, runtime, engine, event.code, event.code);
+        if (event.reconnectable) await this.disconnected(record, runtime, engine, event.code, event.code, event.message);
         else await this.fail(record, runtime, event.code, event.message);
         return;
       case 'message':
@@ -192,9 +192,10 @@ export class SessionLifecycle {
       return;
     }
     runtime.clearTimer('ready');
+    // The PNG first, so that the QR event follows the status change without a gap.
+    const png = await QRCode.toDataURL(qr, { errorCorrectionLevel: 'L', margin: 2 });
     runtime.lastQr = { qr, expiresAt: Date.now() + qrTimeoutMs };
     if (record.status !== 'qr') await this.setStatus(record, 'qr');
-    const png = await QRCode.toDataURL(qr, { errorCorrectionLevel: 'L', margin: 2 });
     this.publish(record.id, 'qr_code', { qrCode: png.slice(png.indexOf(',') + 1), timeout: qrTimeoutMs, raw: qr, attempt: runtime.qrCount, maxAttempts: qrMaxRetries });
     runtime.setTimer('qr', qrTimeoutMs, () => {
       this.runLocked(record, 'QR expiry', async () => {

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import pkg from 'whatsapp-web.js';
 import type WAWebJS from 'whatsapp-web.js';
+import type { EngineEvent, InboundMessage } from '../../src/engines/engine.js';
 import type {
   WebjsActionableMessage,
   WebjsChat,
@@ -13,6 +14,7 @@ import type {
   WebjsMessage,
   WebjsSentMessage,
 } from '../../src/engines/webjs/webjs-client.js';
+import type { WebjsInboundMessage } from '../../src/engines/webjs/webjs-event-mapper.js';
 
 /**
  * A whatsapp-web.js client without a browser: it implements exactly WebjsClient (TypeScript checks
@@ -126,12 +128,8 @@ export type ChatState = 'typing' | 'recording' | 'cleared';
 /** A chat found by getChatById: records the chat states sent. */
 export class FakeChat implements WebjsChatActions {
   readonly states: ChatState[] = [];
-  sendStateTyping = async (): Promise<void> => {
-    this.states.push('typing');
-  };
-  sendStateRecording = async (): Promise<void> => {
-    this.states.push('recording');
-  };
+  sendStateTyping = async (): Promise<void> => void this.states.push('typing');
+  sendStateRecording = async (): Promise<void> => void this.states.push('recording');
   clearState = async (): Promise<boolean> => {
     this.states.push('cleared');
     return true;
@@ -260,3 +258,41 @@ export class FakeWebjsClient extends EventEmitter implements WebjsClient {
     throw error;
   }
 }
+
+// ---- for tests of attachWebjsEvents ------------------------------------------------------------
+
+const isWebjsInbound = (message: InboundMessage): message is WebjsInboundMessage => 'fromPhone' in message && 'mediaError' in message;
+
+/** Collects emitted events; `next(n)` resolves once n events have arrived in total. */
+export class EventCollector {
+  readonly events: EngineEvent[] = [];
+  private waiters: { count: number; resolve: () => void }[] = [];
+  throwOn: ((event: EngineEvent) => boolean) | null = null;
+
+  readonly emit = (event: EngineEvent): void => {
+    this.events.push(event);
+    this.waiters = this.waiters.filter((waiter) => (this.events.length >= waiter.count ? (waiter.resolve(), false) : true));
+    if (this.throwOn?.(event)) throw new Error(`listener failed on ${event.type}`);
+  };
+
+  async next(count: number): Promise<EngineEvent[]> {
+    if (this.events.length < count) await new Promise<void>((resolve) => this.waiters.push({ count, resolve }));
+    return this.events;
+  }
+
+  async message(count = 1): Promise<WebjsInboundMessage> {
+    const event = (await this.next(count))[count - 1];
+    if (event?.type !== 'message' && event?.type !== 'message_create') throw new Error(`expected a message event, got ${event?.type ?? 'nothing'}`);
+    if (!isWebjsInbound(event.message)) throw new Error('the message lacks fromPhone/mediaError');
+    return event.message;
+  }
+}
+
+export function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve: (value: T) => void = () => undefined;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** Lets every queued promise callback run (not a timer wait: one macrotask turn). */
+export const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

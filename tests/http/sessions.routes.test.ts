@@ -49,8 +49,8 @@ describe.each(STORAGE_MODES)('session routes (%s)', (mode) => {
   });
 
   it('refuses an engine this gateway does not run with 422, never falling back', async () => {
-    const app = await start();
-    const res = await create(app, { id: 'w', engine: 'webjs' });
+    const app = await start({ SIMULATOR_ENABLED: 'false', DEFAULT_ENGINE: 'webjs' });
+    const res = await create(app, { id: 'w', engine: 'simulator' });
     expect(res.statusCode).toBe(422);
     expect(res.json()).toMatchObject({ code: 'NOT_SUPPORTED_BY_ENGINE' });
     expect((await app.app.inject({ url: '/api/v1/sessions/w', headers: AUTH })).statusCode).toBe(404);

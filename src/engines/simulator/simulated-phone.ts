@@ -71,6 +71,8 @@ export function simulatedInboundMessage(input: SimulatedInbound, me: EngineMe): 
     location: null,
     isForwarded: false,
     isStatus: false,
+    fromPhone: chatId.endsWith('@c.us') ? chatId.slice(0, -'@c.us'.length) : null,
+    mediaError: null,
   };
 }
 
