@@ -110,17 +110,18 @@ export function startNode(script: string, args: readonly string[], options: Star
   child.stderr.on('data', (chunk: Buffer) => {
     err = (err + chunk.toString()).slice(-max);
   });
+  child.once('exit', () => {
+    // The leader is gone; make sure nothing else of its group lingers (and holds its pipes open).
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // no process left in the group
+    }
+    live.delete(tracked);
+  });
+  // 'close' (not 'exit'): only then has all of the child's output been read.
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, sig) => {
-      // The leader is gone; make sure nothing else of its group lingers.
-      try {
-        process.kill(-pid, 'SIGKILL');
-      } catch {
-        // no process left in the group
-      }
-      live.delete(tracked);
-      resolve({ code, signal: sig });
-    });
+    child.once('close', (code: number | null, sig: NodeJS.Signals | null) => resolve({ code, signal: sig }));
   });
   const stop = async (graceMs = 3_000): Promise<void> => {
     if (!isRunning(child)) {
@@ -135,31 +136,41 @@ export function startNode(script: string, args: readonly string[], options: Star
   return { child, pid, stdout: () => out, stderr: () => err, exited, stop };
 }
 
+export interface CommandResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a node script to completion, killing it (and its process group) after `timeoutMs`. */
+export async function runNodeScript(script: string, args: readonly string[], options: StartNodeOptions & { timeoutMs: number }): Promise<CommandResult> {
+  const node = startNode(script, args, options);
+  const state = { timedOut: false };
+  const timer = setTimeout(() => {
+    state.timedOut = true;
+    void node.stop(1_000);
+  }, options.timeoutMs);
+  try {
+    const { code, signal: sig } = await node.exited;
+    if (state.timedOut) throw new Error(`${script} ${args.join(' ')}: timed out after ${options.timeoutMs} ms\n${tail(node.stderr())}`);
+    return { code, signal: sig, stdout: node.stdout(), stderr: node.stderr() };
+  } finally {
+    clearTimeout(timer);
+    await node.stop(1_000);
+  }
+}
+
 /**
  * Runs a worker script to completion (bounded by `timeoutMs`) and returns the JSON it printed
  * after {@link RESULT_MARKER}. The child is killed on timeout or failure.
  */
 export async function runWorker(script: string, args: readonly string[], options: StartNodeOptions & { timeoutMs: number }): Promise<unknown> {
-  const node = startNode(script, args, options);
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    void node.stop(1_000);
-  }, options.timeoutMs);
-  try {
-    const { code, signal: sig } = await node.exited;
-    if (timedOut) throw new Error(`${script} ${args.join(' ')}: timed out after ${options.timeoutMs} ms\n${tail(node.stderr())}`);
-    if (code !== 0) throw new Error(`${script} ${args.join(' ')}: exited with ${code ?? sig ?? 'unknown'}\n${tail(node.stderr())}`);
-    const line = node
-      .stdout()
-      .split('\n')
-      .find((l) => l.startsWith(RESULT_MARKER));
-    if (line === undefined) throw new Error(`${script} ${args.join(' ')}: printed no result\n${tail(node.stdout())}\n${tail(node.stderr())}`);
-    return JSON.parse(line.slice(RESULT_MARKER.length)) as unknown;
-  } finally {
-    clearTimeout(timer);
-    await node.stop(1_000);
-  }
+  const { code, signal: sig, stdout, stderr } = await runNodeScript(script, args, options);
+  if (code !== 0) throw new Error(`${script} ${args.join(' ')}: exited with ${code ?? sig ?? 'unknown'}\n${tail(stderr)}`);
+  const line = stdout.split('\n').find((l) => l.startsWith(RESULT_MARKER));
+  if (line === undefined) throw new Error(`${script} ${args.join(' ')}: printed no result\n${tail(stdout)}\n${tail(stderr)}`);
+  return JSON.parse(line.slice(RESULT_MARKER.length)) as unknown;
 }
 
 /** Called by a worker: prints its result for {@link runWorker}. */
@@ -167,6 +178,6 @@ export function reportResult(result: unknown): void {
   process.stdout.write(`${RESULT_MARKER}${JSON.stringify(result)}\n`);
 }
 
-function tail(text: string, chars = 2_000): string {
+export function tail(text: string, chars = 2_000): string {
   return text.length > chars ? `…${text.slice(-chars)}` : text;
 }

@@ -61,12 +61,14 @@ export async function mapConcurrent<T, R>(items: readonly T[], concurrency: numb
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Rejects after `ms` unless `promise` settles first (the timer never keeps the process alive). */
+/**
+ * Rejects after `ms` unless `promise` settles first. The timer is deliberately not unref'd: it keeps
+ * the process alive while it waits on work that only unref'd timers drive (the simulator's).
+ */
 export async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
     timer = setTimeout(() => reject(new Error(`${what}: timed out after ${ms} ms`)), ms);
-    timer.unref();
   });
   try {
     return await Promise.race([promise, timeout]);

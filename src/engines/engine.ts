@@ -184,7 +184,8 @@ export class NotSupportedByEngine extends Error {
 /** Creates engine instances of one kind and removes their auth data when the session is gone. */
 export interface EngineDriver {
   readonly name: EngineName;
-  create(context: EngineContext): Engine;
+  /** May load the engine's libraries on first use (whatsapp-web.js and puppeteer cost ~30 MB idle). */
+  create(context: EngineContext): Engine | Promise<Engine>;
   /** Deletes whatever auth data the engine keeps outside the session registry. */
   removeAuthData(sessionId: string): Promise<void>;
 }

@@ -274,7 +274,7 @@ export class SessionManager {
       return;
     }
     const logger = this.deps.logger.child({ sessionId: id, engine: record.engine });
-    const engine = driver.create({ sessionId: id, logger, auth: recordAuthStore(record, (r) => this.persist(r)) });
+    const engine = await driver.create({ sessionId: id, logger, auth: recordAuthStore(record, (r) => this.persist(r)) });
     runtime.attach(
       engine,
       engine.onEvent((event: EngineEvent) => this.lifecycle.onEngineEvent(record, runtime, engine, event)),

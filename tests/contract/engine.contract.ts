@@ -10,6 +10,7 @@ import {
   type EngineEventType,
   type EngineName,
 } from '../../src/engines/engine.js';
+import type { RecordErrorCode } from '../../src/errors.js';
 
 /**
  * The engine conformance suite: the same expectations run against every implementation of the
@@ -22,11 +23,16 @@ export interface EngineCapabilities {
   showsQr: boolean;
   /** Acts as the phone scanning the QR the engine shows (implies `showsQr`). Absent: the engine cannot be linked here. */
   canLink?: (engine: Engine) => Promise<void>;
+  /**
+   * WhatsApp cannot be reached here and the engine says so: start() resolves, then this reconnectable
+   * `engine_failure` comes (whatsapp-web.js without network: WHATSAPP_UNREACHABLE). Only without `showsQr`.
+   */
+  startFailure?: RecordErrorCode;
   /** A number on WhatsApp and one that is not, as a linked engine sees them. */
   numbers: { onWhatsApp: string; notOnWhatsApp: string };
   /** How long an expected event may take. */
   eventTimeoutMs?: number;
-  /** How long to listen for events that must not come; longer than every timer of the engine (QR rotation, acks). */
+  /** How long to listen for events that must not come; longer than every timer of the engine (QR rotation, acks, a failure report). */
   quietMs: number;
 }
 
@@ -155,12 +161,19 @@ export function describeEngineConformance(name: EngineName, makeEngine: MakeEngi
   const logger = pino({ level: 'silent' });
   const running: Engine[] = [];
   let sessionCounter = 0;
+  /** What an engine started without auth data says first, here: its QR, or the failure it reports. Null: nothing to wait for. */
+  const firstWord = capabilities.showsQr ? 'qr' : capabilities.startFailure !== undefined ? 'engine_failure' : null;
 
-  const create = (auth: MemoryAuthStore = new MemoryAuthStore()): { engine: Engine; log: EngineEventLog; auth: MemoryAuthStore } => {
-    sessionCounter += 1;
-    const engine = makeEngine({ sessionId: `conformance_${sessionCounter}`, logger, auth });
+  type Created = { engine: Engine; log: EngineEventLog; auth: MemoryAuthStore; sessionId: string };
+  /**
+   * A new engine instance. A restart of a session is a new instance with the same session id (what the
+   * session manager does): engines that keep auth data outside the auth store (whatsapp-web.js's
+   * Chromium profile) find it by that id, so restarts pass `sessionId`.
+   */
+  const create = (auth: MemoryAuthStore = new MemoryAuthStore(), sessionId = `conformance_${++sessionCounter}`): Created => {
+    const engine = makeEngine({ sessionId, logger, auth });
     running.push(engine);
-    return { engine, log: new EngineEventLog(engine), auth };
+    return { engine, log: new EngineEventLog(engine), auth, sessionId };
   };
 
   describe(`engine conformance: ${name}`, () => {
@@ -186,6 +199,42 @@ export function describeEngineConformance(name: EngineName, makeEngine: MakeEngi
       await expectAllRejectReconnectable(engine, chatId);
     });
 
+    it("every operation after start() and before 'ready' rejects with a reconnectable EngineError", async () => {
+      const { engine, log } = create();
+      await engine.start();
+      await expectAllRejectReconnectable(engine, chatId);
+      if (firstWord) {
+        // While the QR shows, and after a failure report alike.
+        await log.next(firstWord, timeoutMs);
+        await expectAllRejectReconnectable(engine, chatId);
+      }
+    });
+
+    it('stop() right after start() is idempotent; then no event comes (no QR, no failure report) and every operation rejects as reconnectable', async () => {
+      const { engine, log } = create();
+      await expect(engine.start()).resolves.toBeUndefined();
+      await Promise.all([engine.stop(), engine.stop()]);
+      await engine.stop();
+      const seen = log.events.length;
+      await delay(quietMs);
+      expect(log.events.slice(seen)).toEqual([]);
+      await expectAllRejectReconnectable(engine, chatId);
+    });
+
+    const startFailure = capabilities.startFailure;
+    if (startFailure !== undefined && !capabilities.showsQr) {
+      it(`start() where WhatsApp cannot be reached resolves, then reports one reconnectable engine_failure (${startFailure}) and no QR`, async () => {
+        const { engine, log } = create();
+        await expect(engine.start()).resolves.toBeUndefined();
+        const failure = await log.next('engine_failure', timeoutMs);
+        expect(failure).toEqual({ type: 'engine_failure', code: startFailure, message: anyString, reconnectable: true });
+        expect(log.ofType('engine_failure')).toHaveLength(1);
+        for (const type of ['qr', 'authenticated', 'ready'] as const) expect(log.ofType(type)).toEqual([]);
+        // The session manager stops a failed engine before it retries: that must still work.
+        await expect(engine.stop()).resolves.toBeUndefined();
+      });
+    }
+
     if (capabilities.showsQr) {
       it("start() without auth data emits a 'qr' event with a non-empty string, and no 'ready'", async () => {
         const { engine, log } = create();
@@ -195,13 +244,6 @@ export function describeEngineConformance(name: EngineName, makeEngine: MakeEngi
         expect(qr.qr.length).toBeGreaterThan(0);
         expect(log.ofType('ready')).toEqual([]);
         expect(log.ofType('authenticated')).toEqual([]);
-      });
-
-      it('every operation while waiting for the QR scan rejects with a reconnectable EngineError', async () => {
-        const { engine, log } = create();
-        await engine.start();
-        await log.next('qr', timeoutMs);
-        await expectAllRejectReconnectable(engine, chatId);
       });
 
       it('stop() is idempotent and no event comes after it', async () => {
@@ -216,14 +258,16 @@ export function describeEngineConformance(name: EngineName, makeEngine: MakeEngi
         expect(log.events.slice(seen)).toEqual([]);
         await expectAllRejectReconnectable(engine, chatId);
       });
+    }
 
+    if (firstWord) {
       it('an unsubscribed listener gets nothing while the others still get every event', async () => {
         const { engine, log } = create();
         const dropped: EngineEvent[] = [];
         const unsubscribe = engine.onEvent((event) => dropped.push(event));
         unsubscribe();
         await engine.start();
-        await log.next('qr', timeoutMs);
+        await log.next(firstWord, timeoutMs);
         expect(dropped).toEqual([]);
         // Unsubscribing twice is harmless and leaves the other listeners alone.
         unsubscribe();
@@ -245,15 +289,15 @@ export function describeEngineConformance(name: EngineName, makeEngine: MakeEngi
         });
         const later = new EngineEventLog(engine);
         await engine.start();
-        await expect(log.next('qr', timeoutMs)).resolves.toMatchObject({ type: 'qr' });
-        await expect(later.next('qr', timeoutMs)).resolves.toMatchObject({ type: 'qr' });
+        await expect(log.next(firstWord, timeoutMs)).resolves.toMatchObject({ type: firstWord });
+        await expect(later.next(firstWord, timeoutMs)).resolves.toMatchObject({ type: firstWord });
       });
     }
 
     const link = capabilities.canLink;
     if (capabilities.showsQr && link) {
       /** A started engine, linked by the capability, once it is ready. */
-      const linked = async (auth?: MemoryAuthStore): Promise<{ engine: Engine; log: EngineEventLog; auth: MemoryAuthStore; me: EngineEventOf<'ready'>['me'] }> => {
+      const linked = async (auth?: MemoryAuthStore): Promise<Created & { me: EngineEventOf<'ready'>['me'] }> => {
         const created = create(auth);
         await created.engine.start();
         await created.log.next('qr', timeoutMs);
@@ -277,7 +321,7 @@ export function describeEngineConformance(name: EngineName, makeEngine: MakeEngi
       it("start() with saved auth data emits 'ready' with the same `me` and never a 'qr'", async () => {
         const first = await linked();
         await first.engine.stop();
-        const second = create(first.auth);
+        const second = create(first.auth, first.sessionId);
         await second.engine.start();
         const ready = await second.log.next('ready', timeoutMs);
         expect(ready.me).toEqual(first.me);
@@ -355,13 +399,13 @@ export function describeEngineConformance(name: EngineName, makeEngine: MakeEngi
       });
 
       it('logout() drops the auth data, so the next start shows a QR again', async () => {
-        const { engine, auth, log } = await linked();
+        const { engine, auth, log, sessionId } = await linked();
         await engine.logout();
         expect(await auth.load()).toBeNull();
         const seen = log.events.length;
         await delay(quietMs);
         expect(log.events.slice(seen).map((e) => e.type)).not.toContain('ready');
-        const next = create(auth);
+        const next = create(auth, sessionId);
         await next.engine.start();
         await expect(next.log.next('qr', timeoutMs)).resolves.toMatchObject({ type: 'qr' });
         expect(next.log.ofType('ready')).toEqual([]);

@@ -10,6 +10,7 @@ import { findProcesses, killProcessGroup } from '../../src/engines/webjs/process
 import { WebjsEngine, realWebjsSeams, type WebjsSeams } from '../../src/engines/webjs/webjs-engine.js';
 import { webjsOptionsFrom, type WebjsEngineOptions } from '../../src/engines/webjs/webjs-options.js';
 import { FakeWebjsClient } from '../helpers/fake-webjs-client.js';
+import { ScriptedWhatsApp } from '../helpers/scripted-whatsapp.js';
 
 /**
  * The webjs engine's launch and teardown against the real Debian Chromium. WhatsApp Web is not
@@ -105,6 +106,46 @@ describe('webjs engine on the real Chromium', () => {
     expect((await findProcesses(profileDirOf(authPath, 'hang'))).length).toBeGreaterThan(1);
     await engine.stop();
     expect(await findProcesses(profileDirOf(authPath, 'hang'))).toEqual([]);
+  });
+
+  it('stop() while Chromium is still launching waits for the launch and leaves nothing running', async () => {
+    // Broke: stop() during the launch resolved at once and the browser launched afterwards ran forever.
+    const engine = engineFor('early', stalledClientSeams());
+    const starting = engine.start();
+    await engine.stop();
+    await starting;
+    await engine.stop();
+    expect(await findProcesses(profileDirOf(authPath, 'early'))).toEqual([]);
+  });
+
+  it('logout() of a ready engine does not report the browser closing as a crash', async () => {
+    // Broke: whatsapp-web.js closes the browser inside logout(), and the engine emitted BROWSER_CRASH.
+    const world = new ScriptedWhatsApp();
+    const seams: WebjsSeams = {
+      launchBrowser: realWebjsSeams.launchBrowser,
+      createClient: (o) => {
+        const client = world.createClient(o);
+        const logout = client.logout.bind(client);
+        // whatsapp-web.js waits up to a second for the browser to disconnect before it returns.
+        client.logout = async () => {
+          await logout();
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        };
+        return client;
+      },
+    };
+    const engine = engineFor('out', seams);
+    const events: EngineEvent[] = [];
+    const qr = nextEvent(engine, 'qr');
+    await engine.start();
+    await qr;
+    const ready = nextEvent(engine, 'ready');
+    await world.scan('out');
+    await ready;
+    engine.onEvent((event) => events.push(event));
+    await engine.logout();
+    expect(events).toEqual([]);
+    expect(await findProcesses(profileDirOf(authPath, 'out'))).toEqual([]);
   });
 
   it('starts and stops 5 sessions concurrently, leaving zero processes', async () => {

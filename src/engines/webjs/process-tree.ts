@@ -20,10 +20,20 @@ async function readStat(pid: number): Promise<{ state: string; pgid: number; rss
 }
 
 /**
- * Live (not zombie) processes whose command line contains `needle` — e.g. a session's Chromium
- * profile directory. Linux only (/proc); elsewhere it finds nothing.
+ * Live (not zombie) processes whose command line contains `needle` — e.g. a directory every
+ * browser of a test runs under. Linux only (/proc); elsewhere it finds nothing.
  */
 export async function findProcesses(needle: string): Promise<ProcessInfo[]> {
+  return findProcessesWhere((args) => args.some((arg) => arg.includes(needle)));
+}
+
+/** The live processes of the Chromium whose profile is exactly `profileDir` (session `a` never matches `ab`). */
+export async function findBrowserProcesses(profileDir: string): Promise<ProcessInfo[]> {
+  const flag = `--user-data-dir=${profileDir}`;
+  return findProcessesWhere((args) => args.includes(flag));
+}
+
+async function findProcessesWhere(match: (args: string[]) => boolean): Promise<ProcessInfo[]> {
   let entries: string[];
   try {
     entries = await readdir('/proc');
@@ -36,13 +46,14 @@ export async function findProcesses(needle: string): Promise<ProcessInfo[]> {
       .filter((e) => /^\d+$/.test(e))
       .map(async (entry) => {
         const pid = Number(entry);
-        let cmdline: string;
+        let args: string[];
         try {
-          cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).replace(/\0/g, ' ').trim();
+          args = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter((a) => a.length > 0);
         } catch {
           return;
         }
-        if (!cmdline.includes(needle)) return;
+        if (!match(args)) return;
+        const cmdline = args.join(' ');
         const stat = await readStat(pid);
         if (!stat || stat.state === 'Z' || stat.state === 'X') return;
         found.push({ pid, pgid: stat.pgid, rssBytes: stat.rssPages * 4096, cmdline });
@@ -68,5 +79,41 @@ export function killProcessGroup(pgid: number): void {
     } catch {
       // already gone
     }
+  }
+}
+
+/** Proportional set size of one process in bytes (shared pages divided among their users), or 0 when gone. */
+export async function readPssBytes(pid: number): Promise<number> {
+  try {
+    const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
+    const match = /^Pss:\s+(\d+)\s+kB/m.exec(rollup);
+    return match ? Number(match[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Processes and summed PSS of the Chromium running on `profileDir` (a session's profile). */
+export async function browserMemoryOf(profileDir: string): Promise<{ processes: number; pssBytes: number; rssBytes: number }> {
+  const processes = await findBrowserProcesses(profileDir);
+  const pss = await Promise.all(processes.map((p) => readPssBytes(p.pid)));
+  return {
+    processes: processes.length,
+    pssBytes: pss.reduce((a, b) => a + b, 0),
+    rssBytes: processes.reduce((a, p) => a + p.rssBytes, 0),
+  };
+}
+
+/**
+ * Waits until no process of the Chromium on `profileDir` is alive (checking every 25 ms), killing
+ * the groups of any that remain; returns what is still there after `timeoutMs`.
+ */
+export async function waitUntilGone(profileDir: string, timeoutMs: number): Promise<ProcessInfo[]> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const left = await findBrowserProcesses(profileDir);
+    if (left.length === 0 || Date.now() >= deadline) return left;
+    for (const p of left) killProcessGroup(p.pgid);
+    await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }

@@ -1,13 +1,20 @@
 import type { EngineContext, EngineDriver } from '../engine.js';
 import { profileDirOf, removeProfile } from './browser-profile.js';
-import { WebjsEngine, realWebjsSeams, type WebjsSeams } from './webjs-engine.js';
+import type { WebjsSeams } from './webjs-engine.js';
 import type { WebjsEngineOptions } from './webjs-options.js';
 
-/** whatsapp-web.js sessions; their auth data is the Chromium profile LocalAuth keeps under WWEBJS_AUTH_PATH. */
-export function createWebjsDriver(options: WebjsEngineOptions, seams: WebjsSeams = realWebjsSeams): EngineDriver {
+/**
+ * whatsapp-web.js sessions; their auth data is the Chromium profile LocalAuth keeps under
+ * WWEBJS_AUTH_PATH. The engine module (and with it whatsapp-web.js and puppeteer) is loaded on the
+ * first webjs session, so a gateway running only simulator sessions does not carry them.
+ */
+export function createWebjsDriver(options: WebjsEngineOptions, seams?: WebjsSeams): EngineDriver {
   return {
     name: 'webjs',
-    create: (context: EngineContext) => new WebjsEngine(context, options, seams),
+    create: async (context: EngineContext) => {
+      const { WebjsEngine, realWebjsSeams } = await import('./webjs-engine.js');
+      return new WebjsEngine(context, options, seams ?? realWebjsSeams);
+    },
     removeAuthData: (sessionId: string) => removeProfile(profileDirOf(options.authPath, sessionId)),
   };
 }

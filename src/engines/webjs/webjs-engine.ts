@@ -16,7 +16,7 @@ import {
 } from '../engine.js';
 import { EngineEventEmitter } from '../engine-event-emitter.js';
 import { isExecutable, prepareProfile, profileDirOf, removeProfile } from './browser-profile.js';
-import { isAlive, killProcessGroup } from './process-tree.js';
+import { isAlive, killProcessGroup, waitUntilGone } from './process-tree.js';
 import type { WebjsClient, WebjsClientOptions } from './webjs-client.js';
 import { attachWebjsEvents } from './webjs-event-mapper.js';
 import { WebjsOperations } from './webjs-operations.js';
@@ -51,6 +51,7 @@ export class WebjsEngine implements Engine {
   private detachEvents: (() => void) | null = null;
   private ready = false;
   private stopping = false;
+  private starting: Promise<void> | null = null;
   private stopped: Promise<void> | null = null;
 
   constructor(
@@ -73,7 +74,16 @@ export class WebjsEngine implements Engine {
   }
 
   async start(): Promise<void> {
-    if (this.browser || this.stopping) return;
+    if (this.browser || this.stopping || this.starting) return;
+    this.starting = this.launch();
+    try {
+      await this.starting;
+    } finally {
+      this.starting = null;
+    }
+  }
+
+  private async launch(): Promise<void> {
     if (!(await isExecutable(this.options.executablePath))) {
       throw new EngineError('BROWSER_NOT_FOUND', `No executable Chromium at ${this.options.executablePath} (CHROME_EXECUTABLE_PATH)`);
     }
@@ -99,6 +109,8 @@ export class WebjsEngine implements Engine {
     }
     this.browser = browser;
     this.browserProcess = browser.process();
+    // stop() during the launch waits for it (see stop()) and then tears down what was launched.
+    if (this.stopping) return;
     browser.on('disconnected', () => this.onBrowserGone());
 
     const client = this.seams.createClient({
@@ -120,12 +132,18 @@ export class WebjsEngine implements Engine {
   async stop(): Promise<void> {
     this.stopping = true;
     this.ready = false;
-    this.stopped ??= this.teardown();
+    this.stopped ??= (async () => {
+      await this.starting?.catch(() => undefined);
+      await this.teardown();
+    })();
     await this.stopped;
   }
 
   async logout(): Promise<void> {
     const client = this.ready ? this.client : null;
+    // whatsapp-web.js closes the browser itself while logging out: that is not a crash.
+    this.stopping = true;
+    this.ready = false;
     if (client) {
       await withTimeout(client.logout(), this.options.destroyTimeoutMs).catch((error: unknown) =>
         this.context.logger.warn({ err: error }, 'whatsapp-web.js logout failed; removing auth data anyway'),
@@ -218,6 +236,9 @@ export class WebjsEngine implements Engine {
         this.context.logger.error({ pid: child.pid, alive: isAlive(child.pid ?? 0) }, 'Chromium did not exit after SIGKILL');
       });
     }
+    // The leader's exit comes before its renderers and zygote are gone: wait until none is left.
+    const left = await waitUntilGone(this.profileDir, this.options.destroyTimeoutMs);
+    if (left.length > 0) this.context.logger.error({ pids: left.map((p) => p.pid) }, 'Chromium processes survived SIGKILL');
     browser?.removeAllListeners();
     this.browser = null;
   }
