@@ -10,6 +10,8 @@ import { simulatorRoutes } from './engines/simulator/simulator.routes.js';
 import { AppError } from './errors.js';
 import { EventBus } from './events/event-bus.js';
 import { healthRoutes } from './health/health.routes.js';
+import { createMetricsRegistry } from './health/metrics.js';
+import { metricsRoutes } from './health/metrics.routes.js';
 import { auth } from './http/auth.js';
 import { errorHandler } from './http/error-handler.js';
 import { openApi } from './http/openapi.js';
@@ -87,6 +89,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(healthRoutes, { version: VERSION, redis: storage.redis, isShuttingDown: () => gateway.shuttingDown });
   await app.register(sessionRoutes, { sessions });
   await app.register(simulatorRoutes, { sessions });
+  await app.register(metricsRoutes, { registry: createMetricsRegistry(sessions), metricsPublic: config.metricsPublic });
 
   app.addHook('onReady', async () => {
     await sessions.init();

@@ -156,6 +156,16 @@ export interface Engine {
   getContacts(): Promise<EngineContact[]>;
   getChats(): Promise<EngineChat[]>;
   getProfilePictureUrl(contactId: string): Promise<string | null>;
+  /** Memory of what the engine runs outside this process (webjs: its Chromium), for metrics; absent when nothing runs. */
+  resourceUsage?(): Promise<EngineResourceUsage | null>;
+}
+
+export interface EngineResourceUsage {
+  processes: number;
+  /** Proportional set size summed over the engine's processes (shared pages divided among users). */
+  pssBytes: number;
+  /** RSS summed over the engine's processes (counts shared pages once per process). */
+  rssBytes: number;
 }
 
 /** An engine failure with a stable code; `reconnectable` tells the session manager whether to retry. */

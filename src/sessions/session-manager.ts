@@ -92,6 +92,13 @@ export class SessionManager {
     return this.records.has(id);
   }
 
+  /** Running engines by session id (metrics). */
+  runningEngines(): [string, Engine][] {
+    const out: [string, Engine][] = [];
+    for (const [id, runtime] of this.runtimes) if (runtime.engine) out.push([id, runtime.engine]);
+    return out;
+  }
+
   /** The running engine of a session, if any (simulator controls, sends). */
   engineOf(id: string): Engine | null {
     this.require(id);

@@ -82,6 +82,12 @@ describe('webjs sessions through the API (real Chromium)', () => {
     const ids = ['d1', 'd2', 'd3', 'd4', 'd5'];
     await Promise.all(ids.map((id) => app.app.inject({ method: 'POST', url: '/api/v1/sessions', headers: AUTH, payload: { id, engine: 'webjs' } })));
     expect([...(await browsersOf(app, ids)).keys()].sort()).toEqual(ids);
+    // Each session's Chromium shows in the metrics, as processes and PSS.
+    const metrics = (await app.app.inject({ url: '/metrics', headers: AUTH })).body;
+    for (const id of ids) {
+      expect(Number(new RegExp(`^wagw_engine_processes\\{session="${id}",engine="webjs"\\} (\\d+)$`, 'm').exec(metrics)?.[1]), id).toBeGreaterThan(1);
+      expect(Number(new RegExp(`^wagw_engine_pss_bytes\\{session="${id}",engine="webjs"\\} (\\d+)$`, 'm').exec(metrics)?.[1]), id).toBeGreaterThan(10 * 1024 * 1024);
+    }
     const deleted = await Promise.all(ids.map((id) => app.app.inject({ method: 'DELETE', url: `/api/v1/sessions/${id}`, headers: AUTH })));
     expect(deleted.map((r) => r.statusCode)).toEqual([204, 204, 204, 204, 204]);
     expect(await findProcesses(app.config.sessionsPath)).toEqual([]);

@@ -3,6 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 export interface ProcessInfo {
   pid: number;
   pgid: number;
+  args: string[];
   /** Resident memory in bytes. */
   rssBytes: number;
   cmdline: string;
@@ -21,16 +22,32 @@ async function readStat(pid: number): Promise<{ state: string; pgid: number; rss
 
 /**
  * Live (not zombie) processes whose command line contains `needle` — e.g. a directory every
- * browser of a test runs under. Linux only (/proc); elsewhere it finds nothing.
+ * browser of a test runs under — with every process of their process groups (Chromium's GPU and
+ * utility processes do not name the profile). Linux only (/proc); elsewhere it finds nothing.
  */
 export async function findProcesses(needle: string): Promise<ProcessInfo[]> {
-  return findProcessesWhere((args) => args.some((arg) => arg.includes(needle)));
+  return findGroupsOf((args) => isBrowser(args) && args.some((arg) => arg.includes(needle)));
 }
 
-/** The live processes of the Chromium whose profile is exactly `profileDir` (session `a` never matches `ab`). */
+/** Only a browser's groups are expanded: a test's redis-server shares the test runner's group. */
+function isBrowser(args: string[]): boolean {
+  return /chrom(e|ium)/i.test(args[0] ?? '');
+}
+
+async function findGroupsOf(member: (args: string[]) => boolean): Promise<ProcessInfo[]> {
+  const all = await findProcessesWhere(() => true);
+  const groups = new Set(all.filter((p) => member(p.args)).map((p) => p.pgid));
+  return all.filter((p) => groups.has(p.pgid));
+}
+
+/**
+ * The live processes of the Chromium whose profile is exactly `profileDir` (session `a` never
+ * matches `ab`): the processes carrying `--user-data-dir=<profileDir>` and every process of their
+ * process groups (the GPU and utility processes do not carry the flag).
+ */
 export async function findBrowserProcesses(profileDir: string): Promise<ProcessInfo[]> {
   const flag = `--user-data-dir=${profileDir}`;
-  return findProcessesWhere((args) => args.includes(flag));
+  return findGroupsOf((args) => isBrowser(args) && args.includes(flag));
 }
 
 async function findProcessesWhere(match: (args: string[]) => boolean): Promise<ProcessInfo[]> {
@@ -56,7 +73,7 @@ async function findProcessesWhere(match: (args: string[]) => boolean): Promise<P
         const cmdline = args.join(' ');
         const stat = await readStat(pid);
         if (!stat || stat.state === 'Z' || stat.state === 'X') return;
-        found.push({ pid, pgid: stat.pgid, rssBytes: stat.rssPages * 4096, cmdline });
+        found.push({ pid, pgid: stat.pgid, args, rssBytes: stat.rssPages * 4096, cmdline });
       }),
   );
   return found.sort((a, b) => a.pid - b.pid);

@@ -9,6 +9,7 @@ import {
   type EngineContext,
   type EngineEvent,
   type EngineEventListener,
+  type EngineResourceUsage,
   type OutboundContent,
   type PresenceState,
   type SendOptions,
@@ -16,7 +17,7 @@ import {
 } from '../engine.js';
 import { EngineEventEmitter } from '../engine-event-emitter.js';
 import { isExecutable, prepareProfile, profileDirOf, removeProfile } from './browser-profile.js';
-import { isAlive, killProcessGroup, waitUntilGone } from './process-tree.js';
+import { browserMemoryOf, isAlive, killProcessGroup, waitUntilGone } from './process-tree.js';
 import type { WebjsClient, WebjsClientOptions } from './webjs-client.js';
 import { attachWebjsEvents } from './webjs-event-mapper.js';
 import { WebjsOperations } from './webjs-operations.js';
@@ -189,6 +190,11 @@ export class WebjsEngine implements Engine {
   }
   getProfilePictureUrl(contactId: string): Promise<string | null> {
     return this.operations.getProfilePictureUrl(contactId);
+  }
+
+  async resourceUsage(): Promise<EngineResourceUsage | null> {
+    if (!this.browser) return null;
+    return browserMemoryOf(this.profileDir);
   }
 
   // ---- internals ----------------------------------------------------------------------------
