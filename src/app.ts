@@ -8,6 +8,7 @@ import { createEngineDrivers } from './engines/engine-drivers.js';
 import type { EngineDriver } from './engines/engine.js';
 import { simulatorRoutes } from './engines/simulator/simulator.routes.js';
 import { AppError } from './errors.js';
+import { publishContractEvents } from './events/contract-events.js';
 import { EventBus } from './events/event-bus.js';
 import { healthRoutes } from './health/health.routes.js';
 import { createMetricsRegistry } from './health/metrics.js';
@@ -70,6 +71,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     options.storage ??
     (await openStorage(config, { onWriteError: (error) => app.log.error({ err: error }, 'writing the session registry file failed; retrying with the next change') }));
   const bus = new EventBus((error) => app.log.error({ err: error }, 'event listener failed'));
+  publishContractEvents(bus);
   const drivers = createEngineDrivers(config, options.engineDrivers);
   const sessions = new SessionManager({ config, registry: storage.registry, drivers, bus, logger: app.log });
   const gateway: Gateway = { config, storage, sessions, bus, shuttingDown: false };
