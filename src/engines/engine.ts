@@ -115,7 +115,9 @@ export type EngineEvent =
   | { type: 'message_edit'; waMessageId: string; chatId: string; newBody: string; previousBody: string; editedAt: number }
   | { type: 'message_revoke_everyone'; waMessageId: string; chatId: string; revokedAt: number }
   | { type: 'message_reaction'; waMessageId: string; reaction: string; senderId: string; timestamp: number }
-  | { type: 'vote_update'; waMessageId: string; voter: string; selectedOptions: string[]; timestamp: number };
+  | { type: 'vote_update'; waMessageId: string; voter: string; selectedOptions: string[]; timestamp: number }
+  | { type: 'call'; callId: string; from: string; isVideo: boolean; isGroup: boolean; timestamp: number }
+  | { type: 'group_update'; kind: 'join' | 'leave' | 'admin_changed' | 'update'; chatId: string; author: string | null; recipients: string[]; subtype: string; body: string; timestamp: number };
 
 export type EngineEventType = EngineEvent['type'];
 export type EngineEventListener = (event: EngineEvent) => void;

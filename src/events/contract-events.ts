@@ -66,6 +66,13 @@ export function toContractEvent(event: EngineEvent, seenAt: Date): { event: stri
       return { event: 'message_reaction', data: { messageId: event.waMessageId, reaction: event.reaction, senderId: event.senderId, timestamp: event.timestamp } };
     case 'vote_update':
       return { event: 'vote_update', data: { messageId: event.waMessageId, voter: event.voter, selectedOptions: event.selectedOptions, timestamp: event.timestamp } };
+    case 'call':
+      return { event: 'call', data: { callId: event.callId, from: event.from, isVideo: event.isVideo, isGroup: event.isGroup, timestamp: event.timestamp } };
+    case 'group_update':
+      return {
+        event: 'group_update',
+        data: { kind: event.kind, chatId: event.chatId, author: event.author, recipients: event.recipients, subtype: event.subtype, body: event.body, timestamp: event.timestamp },
+      };
     default:
       return null;
   }

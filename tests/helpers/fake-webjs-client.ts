@@ -4,6 +4,7 @@ import type WAWebJS from 'whatsapp-web.js';
 import type { EngineEvent, InboundMessage } from '../../src/engines/engine.js';
 import type {
   WebjsActionableMessage,
+  WebjsCall,
   WebjsChat,
   WebjsChatActions,
   WebjsClient,
@@ -11,7 +12,9 @@ import type {
   WebjsContact,
   WebjsEventMap,
   WebjsEventName,
+  WebjsGroupNotification,
   WebjsMessage,
+  WebjsPollVote,
   WebjsSentMessage,
 } from '../../src/engines/webjs/webjs-client.js';
 import type { WebjsInboundMessage } from '../../src/engines/webjs/webjs-event-mapper.js';
@@ -25,6 +28,7 @@ import type { WebjsInboundMessage } from '../../src/engines/webjs/webjs-event-ma
 
 export const ME = '5511900000001@c.us';
 export const CONTACT = '5511900000002@c.us';
+export const GROUP = '120363000000000001@g.us';
 export const { MessageTypes, MessageMedia, Location, Poll } = pkg;
 
 let counter = 0;
@@ -93,6 +97,41 @@ export function fakeMessage(init: FakeMessageInit = {}): WebjsMessage & { downlo
     getQuotedMessage: async () => (quoted ? quoted() : undefined),
     downloads: () => downloads,
   };
+}
+
+export interface FakePollVoteInit {
+  /** The poll message's id; default: a poll this account sent to CONTACT. */
+  poll?: WAWebJS.MessageId;
+  voter?: string;
+  /** Names of the selected options; none: the voter deselected everything. */
+  options?: string[];
+  /** WhatsApp's senderTimestampMs; default now. */
+  interractedAtTs?: number;
+  /** whatsapp-web.js could not load the poll message: no parentMessage id, option names undefined (PollVote.js:47-50, 66). */
+  pollNotLoaded?: boolean;
+}
+
+/** A poll vote as whatsapp-web.js hands it to vote_update listeners. */
+export function fakePollVote(init: FakePollVoteInit = {}): WebjsPollVote {
+  const poll = init.poll ?? messageId(true, CONTACT);
+  const loaded = init.pollNotLoaded !== true;
+  return {
+    voter: init.voter ?? CONTACT,
+    selectedOptions: (init.options ?? []).map((name) => (loaded ? { name } : { name: undefined })),
+    interractedAtTs: init.interractedAtTs ?? Date.now(),
+    parentMessage: loaded ? { id: poll } : {},
+    parentMsgKey: poll,
+  };
+}
+
+/** A call as whatsapp-web.js hands it to call listeners: an incoming voice call from CONTACT, without timestamp (src/Client.js:1085-1094). */
+export function fakeCall(init: Partial<WebjsCall> = {}): WebjsCall {
+  return { id: `CALL${nextId()}`, from: CONTACT, isVideo: false, isGroup: false, fromMe: false, ...init };
+}
+
+/** A group notification as whatsapp-web.js hands it to group_* listeners: by default CONTACT added ME to GROUP. */
+export function fakeGroupNotification(init: Partial<WebjsGroupNotification> = {}): WebjsGroupNotification {
+  return { chatId: GROUP, author: CONTACT, recipientIds: [ME], type: 'add', body: '', timestamp: nowSeconds(), ...init };
 }
 
 /** A message found by getMessageById: records reactions, edits and deletes. */

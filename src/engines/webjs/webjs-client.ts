@@ -59,6 +59,39 @@ export interface WebjsActionableMessage extends Pick<WAWebJS.Message, 'id' | 'fr
 }
 
 export type WebjsReaction = Pick<WAWebJS.Reaction, 'msgId' | 'reaction' | 'senderId' | 'timestamp'>;
+/**
+ * What the mapper reads of a poll vote (event vote_update), as src/structures/PollVote.js builds it
+ * rather than as declared: an option has `name` and `localId` (not the declared `id`), and its name
+ * is undefined when whatsapp-web.js could not load the poll message (PollVote.js:47-50); the
+ * `parentMessage` is then a Message without data, so without `id` (PollVote.js:66, Message.js:20),
+ * while the undeclared `parentMsgKey` still names the poll (PollVote.js:72). `interractedAtTs` is
+ * WhatsApp's `senderTimestampMs` (PollVote.js:60), and `voter` is WhatsApp Web's sender id passed on
+ * as it came (PollVote.js:29 from src/Client.js:1207), not normalized like a message's `from`.
+ */
+export interface WebjsPollVote extends Pick<WAWebJS.PollVote, 'voter' | 'interractedAtTs'> {
+  selectedOptions: { name?: WAWebJS.SelectedPollOption['name'] | undefined }[];
+  parentMessage: Partial<Pick<WAWebJS.Message, 'id'>>;
+  parentMsgKey?: WAWebJS.MessageId | undefined;
+}
+/**
+ * What the mapper reads of a call (event call). `timestamp` is declared but never set: Call.js:31
+ * reads `offerTime`, which src/Client.js:1085-1094 does not pass. `from` is WhatsApp Web's `peerJid`
+ * as it came (Call.js:26), and the event fires for own outgoing calls too (`fromMe`, Call.js:46).
+ */
+export interface WebjsCall extends Pick<WAWebJS.Call, 'id' | 'from' | 'isVideo' | 'isGroup' | 'fromMe'> {
+  timestamp?: number | undefined;
+}
+/**
+ * What the mapper reads of a group notification (events group_join, group_leave,
+ * group_admin_changed, group_update). `type` is WhatsApp's gp2 subtype as it came
+ * (GroupNotification.js:33), declared as GroupNotificationTypes but also e.g. 'linked_group_join'
+ * (src/Client.js:594) and whatever else group_update catches (src/Client.js:637-643); `author` is
+ * undefined when WhatsApp names none (GroupNotification.js:55-58).
+ */
+export interface WebjsGroupNotification extends Pick<WAWebJS.GroupNotification, 'chatId' | 'body' | 'timestamp' | 'recipientIds'> {
+  author?: WAWebJS.GroupNotification['author'] | undefined;
+  type: string;
+}
 /** whatsapp-web.js's BatteryInfo (deprecated there with its event, which multi-device accounts no longer get). */
 export interface WebjsBatteryInfo {
   battery: number;
@@ -105,6 +138,12 @@ export interface WebjsEventMap {
   change_state: [state: string];
   change_battery: [batteryInfo: WebjsBatteryInfo];
   disconnected: [reason: string];
+  vote_update: [vote: WebjsPollVote];
+  call: [call: WebjsCall];
+  group_join: [notification: WebjsGroupNotification];
+  group_leave: [notification: WebjsGroupNotification];
+  group_admin_changed: [notification: WebjsGroupNotification];
+  group_update: [notification: WebjsGroupNotification];
 }
 export type WebjsEventName = keyof WebjsEventMap;
 
@@ -113,3 +152,6 @@ type Satisfies<T, U extends T> = U;
 export type _ClientSatisfiesWebjsClient = Satisfies<WebjsClient, WAWebJS.Client>;
 export type _MessageSatisfiesWebjsMessage = Satisfies<WebjsMessage & WebjsActionableMessage, WAWebJS.Message>;
 export type _ChatSatisfiesWebjsChat = Satisfies<WebjsChat & WebjsChatActions, WAWebJS.Chat>;
+export type _PollVoteSatisfiesWebjsPollVote = Satisfies<WebjsPollVote, WAWebJS.PollVote>;
+export type _CallSatisfiesWebjsCall = Satisfies<WebjsCall, WAWebJS.Call>;
+export type _GroupNotificationSatisfiesWebjsGroupNotification = Satisfies<WebjsGroupNotification, WAWebJS.GroupNotification>;

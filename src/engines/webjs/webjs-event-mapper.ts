@@ -1,5 +1,5 @@
 import type { AckLevel, EngineEvent, InboundMessage, MediaInput } from '../engine.js';
-import type { WebjsClient, WebjsEventMap, WebjsEventName, WebjsMessage } from './webjs-client.js';
+import type { WebjsClient, WebjsEventMap, WebjsEventName, WebjsGroupNotification, WebjsMessage } from './webjs-client.js';
 
 /** Kept as a name for what the mapper emits; the fields now live on InboundMessage. */
 export type WebjsInboundMessage = InboundMessage;
@@ -27,14 +27,41 @@ export function formatPairingCode(code: string): string {
   return compact.length === 8 ? `${compact.slice(0, 4)}-${compact.slice(4)}` : code;
 }
 
+/** An id as whatsapp-web.js passes it on: a serialized string, or WhatsApp Web's Wid/MsgKey object; null when neither. */
+function serializedId(value: unknown): string | null {
+  if (typeof value === 'string') return value === '' ? null : value;
+  if (typeof value === 'object' && value !== null && '_serialized' in value && typeof value._serialized === 'string') return value._serialized;
+  return null;
+}
+
 /** Mentions arrive as serialized ids; older WhatsApp Web builds hand over Wid objects. */
 function serializedIds(values: readonly unknown[]): string[] {
   return values.flatMap((value) => {
-    if (typeof value === 'string') return [value];
-    if (typeof value === 'object' && value !== null && '_serialized' in value && typeof value._serialized === 'string') return [value._serialized];
-    return [];
+    const id = serializedId(value);
+    return id === null ? [] : [id];
   });
 }
+
+/** Unix seconds from a WhatsApp time in seconds or milliseconds; now when there is none. */
+const unixSeconds = (value: number | undefined): number => {
+  if (value === undefined || !Number.isFinite(value) || value <= 0) return nowSeconds();
+  return Math.floor(value > 1e11 ? value / 1000 : value);
+};
+
+type GroupUpdateKind = Extract<EngineEvent, { type: 'group_update' }>['kind'];
+
+const toGroupUpdate =
+  (kind: GroupUpdateKind) =>
+  (notification: WebjsGroupNotification): EngineEvent => ({
+    type: 'group_update',
+    kind,
+    chatId: notification.chatId,
+    author: notification.author ?? null,
+    recipients: serializedIds(notification.recipientIds),
+    subtype: notification.type,
+    body: notification.body,
+    timestamp: unixSeconds(notification.timestamp),
+  });
 
 type Handlers = { [E in WebjsEventName]: (...args: WebjsEventMap[E]) => EngineEvent | null | Promise<EngineEvent | null> };
 
@@ -248,6 +275,29 @@ export function attachWebjsEvents(client: WebjsClient, emit: (event: EngineEvent
     change_state: (state) => ({ type: 'change_state', state }),
     change_battery: (info) => ({ type: 'change_battery', battery: info.battery, plugged: info.plugged }),
     disconnected: (reason) => ({ type: 'disconnected', reason }),
+    vote_update: (vote) => {
+      // The poll's id: its message when whatsapp-web.js loaded it, else the key the vote names (PollVote.js:66-72).
+      const waMessageId = serializedId(vote.parentMessage.id) ?? serializedId(vote.parentMsgKey);
+      if (waMessageId === null) throw new Error('whatsapp-web.js emitted vote_update without the poll message id');
+      const voter = serializedId(vote.voter);
+      if (voter === null) throw new Error('whatsapp-web.js emitted vote_update without a voter');
+      const selectedOptions = vote.selectedOptions.flatMap((option) => (option.name === undefined ? [] : [option.name]));
+      // Names are unknown when the poll message could not be loaded: a partial list would misstate the vote.
+      if (selectedOptions.length !== vote.selectedOptions.length) throw new Error('whatsapp-web.js emitted vote_update without the names of the options (poll message not loaded)');
+      return { type: 'vote_update', waMessageId, voter, selectedOptions, timestamp: unixSeconds(vote.interractedAtTs) };
+    },
+    call: (call) => {
+      // whatsapp-web.js emits own outgoing calls too (Call.js:46), whose peer is the callee: only calls received are reported.
+      if (call.fromMe) return null;
+      const from = serializedId(call.from);
+      if (from === null) throw new Error('whatsapp-web.js emitted call without a caller');
+      // call.timestamp is never set in whatsapp-web.js 1.34.7 (Call.js:31 vs src/Client.js:1085-1094): then it is now.
+      return { type: 'call', callId: call.id, from, isVideo: call.isVideo, isGroup: call.isGroup, timestamp: unixSeconds(call.timestamp) };
+    },
+    group_join: toGroupUpdate('join'),
+    group_leave: toGroupUpdate('leave'),
+    group_admin_changed: toGroupUpdate('admin_changed'),
+    group_update: toGroupUpdate('update'),
   };
 
   const removers: (() => void)[] = [];
