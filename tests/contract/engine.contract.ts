@@ -1,5 +1,6 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { AwaitableLog } from '../helpers/awaitable-log.js';
 import {
   ENGINE_NAMES,
   EngineError,
@@ -60,16 +61,16 @@ export class MemoryAuthStore implements EngineAuthStore {
 }
 
 /** Every event an engine emits, in order, with a way to await the next ones. */
-export class EngineEventLog {
-  readonly events: EngineEvent[] = [];
-  private readonly waiters = new Set<() => void>();
+export class EngineEventLog extends AwaitableLog<EngineEvent> {
   readonly unsubscribe: () => void;
 
   constructor(engine: Engine) {
-    this.unsubscribe = engine.onEvent((event) => {
-      this.events.push(event);
-      for (const wake of [...this.waiters]) wake();
-    });
+    super();
+    this.unsubscribe = engine.onEvent((event) => this.record(event));
+  }
+
+  protected summary(): string {
+    return this.types().join(', ');
   }
 
   ofType<T extends EngineEventType>(type: T): EngineEventOf<T>[] {
@@ -87,26 +88,6 @@ export class EngineEventLog {
 
   async next<T extends EngineEventType>(type: T, timeoutMs: number): Promise<EngineEventOf<T>> {
     return this.nth(type, 1, timeoutMs);
-  }
-
-  /** Resolves with the first defined value `probe` returns, re-checked on every event. */
-  async until<V>(probe: () => V | undefined, timeoutMs: number, what: string): Promise<V> {
-    const now = probe();
-    if (now !== undefined) return now;
-    return new Promise<V>((resolve, reject) => {
-      const wake = (): void => {
-        const value = probe();
-        if (value === undefined) return;
-        clearTimeout(timer);
-        this.waiters.delete(wake);
-        resolve(value);
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(wake);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; events so far: ${this.types().join(', ') || 'none'}`));
-      }, timeoutMs);
-      this.waiters.add(wake);
-    });
   }
 }
 
