@@ -1,0 +1,137 @@
+import type { MessageRecord, StatusUpdate } from '../../messages/message.js';
+import { applyStatusUpdate } from '../../messages/message.js';
+import type { MessagePage, MessageQuery, MessageStats, MessageStore, TimeRange } from '../message-store.js';
+import { StatsAccumulator, decodeCursor, encodeCursor, isAfter, matchesQuery, newestFirst, pageLimit, timeMs } from '../message-store.js';
+
+const clone = (record: MessageRecord): MessageRecord => structuredClone(record);
+
+/** Records kept per session by default; the oldest inserted are dropped beyond it. */
+export const DEFAULT_MAX_MESSAGES_PER_SESSION = 10_000;
+
+interface SessionMessages {
+  /** By id, in insertion order (the eviction order). */
+  readonly records: Map<string, MessageRecord>;
+  readonly byWaId: Map<string, string>;
+}
+
+/**
+ * The embedded-mode message store: plain Maps, nothing survives a restart. Bounded: at most
+ * `maxPerSession` records per session (default 10,000); inserting beyond it drops that session's
+ * oldest inserted record (and its waMessageId mapping). The number of sessions is bounded by
+ * WHATSAPP_MAX_SESSIONS, and `deleteSession` frees a session's records. No TTL in memory.
+ */
+export class MemoryMessageStore implements MessageStore {
+  private readonly sessions = new Map<string, SessionMessages>();
+  private readonly sessionOf = new Map<string, string>();
+  private readonly maxPerSession: number;
+
+  constructor(options: { maxPerSession?: number } = {}) {
+    this.maxPerSession = Math.max(1, options.maxPerSession ?? DEFAULT_MAX_MESSAGES_PER_SESSION);
+  }
+
+  private find(id: string): { session: SessionMessages; record: MessageRecord } | null {
+    const sessionId = this.sessionOf.get(id);
+    const session = sessionId === undefined ? undefined : this.sessions.get(sessionId);
+    const record = session?.records.get(id);
+    return session && record ? { session, record } : null;
+  }
+
+  async get(id: string): Promise<MessageRecord | null> {
+    const found = this.find(id);
+    return found ? clone(found.record) : null;
+  }
+
+  async findByWaMessageId(sessionId: string, waMessageId: string): Promise<MessageRecord | null> {
+    const session = this.sessions.get(sessionId);
+    const id = session?.byWaId.get(waMessageId);
+    const record = id === undefined ? undefined : session?.records.get(id);
+    return record ? clone(record) : null;
+  }
+
+  async list(sessionId: string, query: MessageQuery = {}): Promise<MessagePage> {
+    const limit = pageLimit(query.limit);
+    const cursor = query.cursor === undefined ? null : decodeCursor(query.cursor);
+    timeMs(query.since);
+    timeMs(query.until);
+    const records = [...(this.sessions.get(sessionId)?.records.values() ?? [])]
+      .filter((r) => (cursor === null || isAfter(r, cursor)) && matchesQuery(r, query))
+      .sort(newestFirst);
+    const data = records.slice(0, limit).map(clone);
+    const last = data[data.length - 1];
+    return { data, nextCursor: records.length > limit && last ? encodeCursor(last) : null };
+  }
+
+  async stats(sessionId: string, range: TimeRange = {}): Promise<MessageStats> {
+    const stats = new StatsAccumulator(range);
+    for (const record of this.sessions.get(sessionId)?.records.values() ?? []) {
+      if (matchesQuery(record, { since: range.since, until: range.until })) stats.add(record);
+    }
+    return stats.result();
+  }
+
+  async insert(record: MessageRecord): Promise<boolean> {
+    if (this.sessionOf.has(record.id)) return false;
+    let session = this.sessions.get(record.sessionId);
+    if (!session) {
+      session = { records: new Map(), byWaId: new Map() };
+      this.sessions.set(record.sessionId, session);
+    }
+    session.records.set(record.id, clone(record));
+    this.sessionOf.set(record.id, record.sessionId);
+    if (record.waMessageId !== null) session.byWaId.set(record.waMessageId, record.id);
+    while (session.records.size > this.maxPerSession) {
+      const oldest = session.records.keys().next();
+      if (oldest.done) break;
+      this.remove(session, oldest.value);
+    }
+    return true;
+  }
+
+  private remove(session: SessionMessages, id: string): void {
+    const record = session.records.get(id);
+    if (record?.waMessageId != null && session.byWaId.get(record.waMessageId) === id) session.byWaId.delete(record.waMessageId);
+    session.records.delete(id);
+    this.sessionOf.delete(id);
+  }
+
+  private replace(session: SessionMessages, record: MessageRecord): void {
+    session.records.set(record.id, record);
+    if (record.waMessageId !== null) session.byWaId.set(record.waMessageId, record.id);
+  }
+
+  async updateStatus(id: string, update: StatusUpdate): Promise<{ changed: boolean; record: MessageRecord | null }> {
+    const found = this.find(id);
+    if (!found) return { changed: false, record: null };
+    const outcome = applyStatusUpdate(found.record, update);
+    if (outcome.dirty) this.replace(found.session, outcome.record);
+    return { changed: outcome.changed, record: clone(outcome.record) };
+  }
+
+  async setWaMessageId(id: string, waMessageId: string): Promise<boolean> {
+    const found = this.find(id);
+    if (!found) return false;
+    if (found.record.waMessageId !== null) return found.record.waMessageId === waMessageId;
+    this.replace(found.session, { ...found.record, waMessageId });
+    return true;
+  }
+
+  async incrementAttempts(id: string): Promise<number | null> {
+    const found = this.find(id);
+    if (!found) return null;
+    const attempts = found.record.attempts + 1;
+    this.replace(found.session, { ...found.record, attempts });
+    return attempts;
+  }
+
+  async deleteSession(sessionId: string): Promise<number> {
+    const session = this.sessions.get(sessionId);
+    if (!session) return 0;
+    for (const id of session.records.keys()) this.sessionOf.delete(id);
+    this.sessions.delete(sessionId);
+    return session.records.size;
+  }
+
+  async close(): Promise<void> {
+    // nothing to release
+  }
+}

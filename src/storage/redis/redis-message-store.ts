@@ -1,0 +1,250 @@
+import type { Redis } from 'ioredis';
+import type { MessageRecord, StatusUpdate } from '../../messages/message.js';
+import { applyStatusUpdate } from '../../messages/message.js';
+import type { CursorPosition, MessagePage, MessageQuery, MessageStats, MessageStore, TimeRange } from '../message-store.js';
+import { StatsAccumulator, decodeCursor, encodeCursor, pageLimit, timeMs } from '../message-store.js';
+
+/** Inserts a record (SET NX PX) and indexes it; drops index members older than the retention. */
+const INSERT = `
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
+for i = 2, 4 do
+  redis.call('ZADD', KEYS[i], ARGV[3], ARGV[4])
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. ARGV[5])
+  redis.call('PEXPIRE', KEYS[i], ARGV[2])
+end
+if KEYS[5] then redis.call('SET', KEYS[5], ARGV[4], 'PX', ARGV[2]) end
+return 1`;
+
+/** Compare-and-set of a record's JSON, refreshing the TTL of the record, its indexes and its waMessageId mapping. */
+const CAS = `
+local current = redis.call('GET', KEYS[1])
+if not current then return -1 end
+if current ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+for i = 2, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[3]) end
+if KEYS[5] then redis.call('SET', KEYS[5], ARGV[4], 'PX', ARGV[3]) end
+return 1`;
+
+/**
+ * One step of a newest-first scan of an index: skips what comes before the cursor or at/after
+ * `until`, stops below `since`, filters, removes members whose record expired, and returns
+ * { done, lastScore, lastId, json... } after at most `budget` examined members or `want` matches.
+ */
+const SCAN = `
+local key, prefix = KEYS[1], ARGV[1]
+local cursorScore, cursorId = tonumber(ARGV[2]), ARGV[3]
+local since, want, budget = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local chat, dir, status, mtype, over = ARGV[8], ARGV[9], ARGV[10], ARGV[11], tonumber(ARGV[12])
+local pos = 0
+if cursorScore then pos = redis.call('ZCOUNT', key, '(' .. ARGV[2], '+inf') end
+if ARGV[4] ~= '' then pos = math.max(pos, redis.call('ZCOUNT', key, ARGV[4], '+inf')) end
+local out, examined, done, lastScore, lastId = {}, 0, 0, '', ''
+local function latencyOver(l)
+  for _, f in ipairs({'toSentMs', 'toDeliveredMs', 'toReadMs', 'receivedMs'}) do
+    local v = l[f]
+    if type(v) == 'number' and v > over then return true end
+  end
+  return false
+end
+while #out < want and examined < budget and done == 0 do
+  local batch = redis.call('ZREVRANGE', key, pos, pos + 99, 'WITHSCORES')
+  if #batch == 0 then done = 1 end
+  local stale = {}
+  for i = 1, #batch, 2 do
+    local id, score = batch[i], tonumber(batch[i + 1])
+    if since and score < since then done = 1 break end
+    pos = pos + 1
+    if not (cursorScore and score == cursorScore and id >= cursorId) then
+      examined = examined + 1
+      lastScore, lastId = batch[i + 1], id
+      local raw = redis.call('GET', prefix .. id)
+      if not raw then
+        stale[#stale + 1] = id
+      else
+        local r = cjson.decode(raw)
+        if (chat == '' or r.chatId == chat) and (dir == '' or r.direction == dir) and (status == '' or r.status == status)
+          and (mtype == '' or r.type == mtype) and (not over or latencyOver(r.latency)) then
+          out[#out + 1] = raw
+          if #out >= want then break end
+        end
+      end
+    end
+  end
+  if #stale > 0 then
+    redis.call('ZREM', key, unpack(stale))
+    pos = pos - #stale
+  end
+end
+return { done, lastScore, lastId, unpack(out) }`;
+
+const SCAN_BUDGET = 1_000;
+
+/**
+ * Message records in Redis. Each record is a JSON string `<prefix>:msg:<id>` with TTL
+ * `MESSAGE_TTL`, refreshed on every update. Per session, three sorted sets scored by createdAt
+ * (ms) index the history — all records, by chat, by direction — with the same TTL refreshed on
+ * writes; members whose record expired are removed when a scan meets them, and members older than
+ * the retention are trimmed on insert. `<prefix>:msgwa:<sessionId>:<waMessageId>` maps WhatsApp's
+ * id to ours, with the same TTL. Updates are read → apply the shared rules → compare-and-set
+ * (Lua), retried on a concurrent change: two round trips. History and stats run SCAN steps of at
+ * most 1,000 examined members each (one round trip per step). The scan script reads record keys
+ * it derives from index members (single-node Redis, not Cluster). The connection belongs to the caller.
+ */
+export class RedisMessageStore implements MessageStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly ttlMs: number,
+  ) {}
+
+  private recordKey(id: string): string {
+    return `${this.prefix}:msg:${id}`;
+  }
+  private waKey(sessionId: string, waMessageId: string): string {
+    return `${this.prefix}:msgwa:${sessionId}:${waMessageId}`;
+  }
+  private indexKey(sessionId: string, kind: 'all' | 'chat' | 'dir', value = ''): string {
+    return `${this.prefix}:msgs:${sessionId}:${kind}${value === '' ? '' : `:${value}`}`;
+  }
+  private keysOf(record: MessageRecord): string[] {
+    const keys = [
+      this.recordKey(record.id),
+      this.indexKey(record.sessionId, 'all'),
+      this.indexKey(record.sessionId, 'chat', record.chatId),
+      this.indexKey(record.sessionId, 'dir', record.direction),
+    ];
+    if (record.waMessageId !== null) keys.push(this.waKey(record.sessionId, record.waMessageId));
+    return keys;
+  }
+
+  async get(id: string): Promise<MessageRecord | null> {
+    const raw = await this.redis.get(this.recordKey(id));
+    return raw === null ? null : (JSON.parse(raw) as MessageRecord);
+  }
+
+  async findByWaMessageId(sessionId: string, waMessageId: string): Promise<MessageRecord | null> {
+    const id = await this.redis.get(this.waKey(sessionId, waMessageId));
+    const record = id === null ? null : await this.get(id);
+    return record?.sessionId === sessionId ? record : null;
+  }
+
+  /** Runs SCAN steps until `want` records matched or the index is exhausted. */
+  private async scan(sessionId: string, query: MessageQuery, want: number, start: CursorPosition | null): Promise<MessageRecord[]> {
+    const since = timeMs(query.since);
+    const until = timeMs(query.until);
+    const key =
+      query.chatId !== undefined
+        ? this.indexKey(sessionId, 'chat', query.chatId)
+        : query.direction !== undefined
+          ? this.indexKey(sessionId, 'dir', query.direction)
+          : this.indexKey(sessionId, 'all');
+    const found: MessageRecord[] = [];
+    let cursor = start;
+    for (;;) {
+      const reply = (await this.redis.eval(SCAN, 1, key, this.recordKey(''), cursor ? String(cursor.ms) : '', cursor ? cursor.id : '',
+        until === undefined ? '' : String(until), since === undefined ? '' : String(since), String(want - found.length), String(SCAN_BUDGET),
+        query.chatId ?? '', query.direction ?? '', query.status ?? '', query.type ?? '',
+        query.latencyOverMs === undefined ? '' : String(query.latencyOverMs))) as [number, string, string, ...string[]];
+      const [done, lastScore, lastId, ...rows] = reply;
+      for (const raw of rows) found.push(JSON.parse(raw) as MessageRecord);
+      if (done === 1 || found.length >= want || lastId === '') return found;
+      cursor = { ms: Number(lastScore), id: lastId };
+    }
+  }
+
+  async list(sessionId: string, query: MessageQuery = {}): Promise<MessagePage> {
+    const limit = pageLimit(query.limit);
+    const cursor = query.cursor === undefined ? null : decodeCursor(query.cursor);
+    const records = await this.scan(sessionId, query, limit + 1, cursor);
+    const data = records.slice(0, limit);
+    const last = data[data.length - 1];
+    return { data, nextCursor: records.length > limit && last ? encodeCursor(last) : null };
+  }
+
+  async stats(sessionId: string, range: TimeRange = {}): Promise<MessageStats> {
+    const stats = new StatsAccumulator(range);
+    let cursor: CursorPosition | null = null;
+    for (;;) {
+      const chunk = await this.scan(sessionId, { since: range.since, until: range.until }, SCAN_BUDGET, cursor);
+      for (const record of chunk) stats.add(record);
+      const last = chunk[chunk.length - 1];
+      if (chunk.length < SCAN_BUDGET || !last) return stats.result();
+      cursor = { ms: Date.parse(last.createdAt), id: last.id };
+    }
+  }
+
+  async insert(record: MessageRecord): Promise<boolean> {
+    const keys = this.keysOf(record);
+    const cutoff = Date.now() - this.ttlMs;
+    const inserted = await this.redis.eval(INSERT, keys.length, ...keys, JSON.stringify(record), String(this.ttlMs), String(Date.parse(record.createdAt)), record.id, String(cutoff));
+    return inserted === 1;
+  }
+
+  /** Read → change → compare-and-set, retried when another writer got there first. */
+  private async mutate<T>(id: string, change: (record: MessageRecord) => { record: MessageRecord; write: boolean; result: T }, missing: T): Promise<T> {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const raw = await this.redis.get(this.recordKey(id));
+      if (raw === null) return missing;
+      const outcome = change(JSON.parse(raw) as MessageRecord);
+      if (!outcome.write) return outcome.result;
+      const keys = this.keysOf(outcome.record);
+      const written = await this.redis.eval(CAS, keys.length, ...keys, raw, JSON.stringify(outcome.record), String(this.ttlMs), id);
+      if (written === 1) return outcome.result;
+      if (written === -1) return missing;
+    }
+    throw new Error(`message ${id}: too many concurrent updates`);
+  }
+
+  async updateStatus(id: string, update: StatusUpdate): Promise<{ changed: boolean; record: MessageRecord | null }> {
+    return this.mutate<{ changed: boolean; record: MessageRecord | null }>(
+      id,
+      (record) => {
+        const outcome = applyStatusUpdate(record, update);
+        return { record: outcome.record, write: outcome.dirty, result: { changed: outcome.changed, record: outcome.record } };
+      },
+      { changed: false, record: null },
+    );
+  }
+
+  async setWaMessageId(id: string, waMessageId: string): Promise<boolean> {
+    return this.mutate(
+      id,
+      (record) =>
+        record.waMessageId !== null
+          ? { record, write: false, result: record.waMessageId === waMessageId }
+          : { record: { ...record, waMessageId }, write: true, result: true },
+      false,
+    );
+  }
+
+  async incrementAttempts(id: string): Promise<number | null> {
+    return this.mutate<number | null>(id, (record) => ({ record: { ...record, attempts: record.attempts + 1 }, write: true, result: record.attempts + 1 }), null);
+  }
+
+  async deleteSession(sessionId: string): Promise<number> {
+    const all = this.indexKey(sessionId, 'all');
+    const indexes = new Set([all, this.indexKey(sessionId, 'dir', 'outbound'), this.indexKey(sessionId, 'dir', 'inbound')]);
+    let removed = 0;
+    for (;;) {
+      const ids = await this.redis.zrange(all, 0, 499);
+      if (ids.length === 0) break;
+      const raws = await this.redis.mget(...ids.map((id) => this.recordKey(id)));
+      const multi = this.redis.multi().zrem(all, ...ids);
+      for (const raw of raws) {
+        if (raw === null) continue;
+        const record = JSON.parse(raw) as MessageRecord;
+        const [recordKey, , chatKey, , waKey] = this.keysOf(record);
+        if (chatKey !== undefined) indexes.add(chatKey);
+        multi.del(...[recordKey, waKey].filter((k): k is string => k !== undefined));
+        removed += 1;
+      }
+      await multi.exec();
+    }
+    await this.redis.del(...indexes);
+    return removed;
+  }
+
+  async close(): Promise<void> {
+    // The connection is owned by the caller.
+  }
+}

@@ -1,0 +1,82 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { MemoryMessageStore } from '../../src/storage/memory/memory-message-store.js';
+import { RedisMessageStore } from '../../src/storage/redis/redis-message-store.js';
+import { T0, describeMessageStoreContract, iso, messageRecord } from './message-store.contract.js';
+
+const TTL_MS = 30 * 24 * 60 * 60 * 1000;
+
+describeMessageStoreContract('memory', { open: async () => new MemoryMessageStore() });
+
+/** A Redis store on its own connection and random prefix; closing it closes the connection. */
+function openRedisStore(ttlMs = TTL_MS): { store: RedisMessageStore; redis: Redis; prefix: string } {
+  const redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 1 });
+  const prefix = `msg${randomBytes(6).toString('hex')}`;
+  const store = new RedisMessageStore(redis, prefix, ttlMs);
+  const close = store.close.bind(store);
+  store.close = async () => {
+    await close();
+    await redis.quit();
+  };
+  return { store, redis, prefix };
+}
+
+describeMessageStoreContract('redis', { open: async () => openRedisStore().store });
+
+describe('memory message store bound', () => {
+  it('keeps at most maxPerSession records per session, dropping the oldest inserted', async () => {
+    const store = new MemoryMessageStore({ maxPerSession: 3 });
+    const records = Array.from({ length: 5 }, (_, i) => messageRecord({ createdAt: iso(T0 + i), waMessageId: `true_${i}` }));
+    for (const r of records) await store.insert(r);
+    await store.insert(messageRecord({ sessionId: 'other' }));
+    expect((await store.list('sales')).data.map((r) => r.id)).toEqual(records.slice(2).reverse().map((r) => r.id));
+    expect(await store.get(records[0]?.id ?? '')).toBeNull();
+    expect(await store.findByWaMessageId('sales', 'true_0')).toBeNull();
+    expect((await store.list('other')).data).toHaveLength(1);
+  });
+});
+
+describe('redis message store keys', () => {
+  const { store, redis, prefix } = openRedisStore(60_000);
+  afterAll(() => store.close());
+
+  it('sets MESSAGE_TTL on the record, its indexes and its WhatsApp id mapping, and refreshes it on update', async () => {
+    const record = messageRecord({ sessionId: 'ttl', createdAt: iso(Date.now()) });
+    await store.insert(record);
+    await store.updateStatus(record.id, { status: 'sent', at: iso(Date.now()), waMessageId: 'true_ttl' });
+    const keys = [`${prefix}:msg:${record.id}`, `${prefix}:msgs:ttl:all`, `${prefix}:msgs:ttl:chat:${record.chatId}`, `${prefix}:msgs:ttl:dir:outbound`, `${prefix}:msgwa:ttl:true_ttl`];
+    for (const key of keys) {
+      const pttl = await redis.pttl(key);
+      expect(pttl, key).toBeGreaterThan(50_000);
+      expect(pttl, key).toBeLessThanOrEqual(60_000);
+    }
+    await redis.pexpire(keys[0] ?? '', 1_000);
+    await store.updateStatus(record.id, { status: 'delivered', at: iso(Date.now()) });
+    expect(await redis.pttl(keys[0] ?? '')).toBeGreaterThan(50_000);
+  });
+
+  it('drops index members of expired records when history meets them', async () => {
+    const kept = messageRecord({ sessionId: 'lazy', createdAt: iso(Date.now()) });
+    const expired = messageRecord({ sessionId: 'lazy', createdAt: iso(Date.now() + 1) });
+    await store.insert(kept);
+    await store.insert(expired);
+    await redis.del(`${prefix}:msg:${expired.id}`);
+    expect((await store.list('lazy')).data.map((r) => r.id)).toEqual([kept.id]);
+    expect(await redis.zcard(`${prefix}:msgs:lazy:all`)).toBe(1);
+    expect((await store.stats('lazy')).total).toBe(1);
+  });
+
+  it('continues a scan past its per-call budget, for sparse filters and for stats', async () => {
+    const base = Date.now();
+    const oldest = messageRecord({ sessionId: 'many', type: 'poll', createdAt: iso(base) });
+    await store.insert(oldest);
+    for (let batch = 0; batch < 11; batch++) {
+      await Promise.all(Array.from({ length: 100 }, (_, i) => store.insert(messageRecord({ sessionId: 'many', createdAt: iso(base + 1 + batch * 100 + i) }))));
+    }
+    expect((await store.list('many', { type: 'poll' })).data.map((r) => r.id)).toEqual([oldest.id]);
+    const stats = await store.stats('many');
+    expect(stats.total).toBe(1_101);
+    expect(stats.byStatus.queued).toBe(1_101);
+  });
+});
