@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { isValidWebhookSecret } from './webhooks/webhook-signer.js';
 
 /**
  * The one place that reads `process.env`. Every variable of the contract is declared here with its
@@ -125,7 +126,7 @@ export const CONFIG_VARS = {
   FFMPEG_PATH: v(z.string().min(1), 'ffmpeg for video stickers'),
   APP_WEBHOOK_URL: v(url('APP_WEBHOOK_URL'), "the monolith's webhook endpoint (all sessions)"),
   APP_WEBHOOK_EVENTS: v(list(), 'events sent to APP_WEBHOOK_URL, comma-separated; * = all', '*'),
-  WEBHOOK_SECRET: v(z.string().regex(/^whsec_[A-Za-z0-9+/=]+$/, 'WEBHOOK_SECRET: must look like whsec_<base64>'), 'Standard Webhooks signing secret (whsec_<base64>)'),
+  WEBHOOK_SECRET: v(z.string().refine(isValidWebhookSecret, 'WEBHOOK_SECRET: must be whsec_<padded standard base64>'), 'Standard Webhooks signing secret (whsec_<base64>)'),
   WEBHOOK_TIMEOUT: v(duration('WEBHOOK_TIMEOUT'), 'one delivery attempt', '10s'),
   WEBHOOK_RETRY_SCHEDULE: v(durationList('WEBHOOK_RETRY_SCHEDULE'), 'delays before each attempt (with jitter)', '0,5s,5m,30m,2h,5h,10h,10h'),
   WEBHOOK_API_KEY: v(z.string(), 'static key sent with every webhook'),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ENGINE_NAMES } from '../engines/engine.js';
 import { normalizePhone } from '../messages/phone-number.js';
+import { isValidWebhookSecret } from '../webhooks/webhook-signer.js';
 import { SESSION_ID_PATTERN, SESSION_STATUSES } from './session.js';
 
 /** Limits of the session routes (documented in the OpenAPI document and the README). */
@@ -32,8 +33,8 @@ export const WebhookInput = z
     events: z.array(EventName).min(1).max(SESSION_LIMITS.eventsPerWebhook).optional().describe('Exact event names or *; default ["*"]'),
     secret: z
       .string()
-      .regex(/^whsec_[A-Za-z0-9+/]{16,}={0,2}$/, 'must be a Standard Webhooks secret: whsec_<base64, at least 16 chars>')
       .max(256)
+      .refine((secret) => isValidWebhookSecret(secret) && secret.length >= 'whsec_'.length + 16, 'must be a Standard Webhooks secret: whsec_<padded base64, at least 16 chars>')
       .optional()
       .describe('Signing secret; never returned'),
   })
