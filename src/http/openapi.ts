@@ -2,8 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { createJsonSchemaTransform, createJsonSchemaTransformObject } from 'fastify-type-provider-zod';
-import { z } from 'zod';
+import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { ERROR_CODES, RECORD_ERROR_CODES } from '../errors.js';
 import { SESSION_LIMITS } from '../sessions/session.schemas.js';
 
@@ -26,18 +25,6 @@ function description(): string {
   ].join('\n');
 }
 
-type OverrideContext = Parameters<NonNullable<NonNullable<Parameters<typeof createJsonSchemaTransform>[0]['zodToJsonConfig']>['override']>>[0];
-
-/**
- * zod drops `examples` from request-body schemas that transform (e.g. a normalised `to`): put them
- * back from the schema's meta, and drop empty union branches as the provider's default does.
- */
-function keepExamples(ctx: OverrideContext): void {
-  const meta = z.globalRegistry.get(ctx.zodSchema);
-  if (meta?.examples !== undefined && ctx.jsonSchema.examples === undefined) ctx.jsonSchema.examples = meta.examples as unknown[];
-  if (Array.isArray(ctx.jsonSchema.anyOf)) ctx.jsonSchema.anyOf = ctx.jsonSchema.anyOf.filter((branch) => Object.keys(branch).length > 0);
-}
-
 async function openApiPlugin(app: FastifyInstance, options: { version: string }): Promise<void> {
   await app.register(swagger, {
     openapi: {
@@ -57,8 +44,8 @@ async function openApiPlugin(app: FastifyInstance, options: { version: string })
       },
       security: [{ apiKey: [] }, { gatewayKey: [] }, { bearer: [] }],
     },
-    transform: createJsonSchemaTransform({ zodToJsonConfig: { override: keepExamples } }),
-    transformObject: createJsonSchemaTransformObject({ zodToJsonConfig: { override: keepExamples } }),
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { persistAuthorization: true } });
 }
