@@ -1,9 +1,10 @@
 /**
  * `npm run bench`: the foundation benchmarks in sequence — session memory, restore time, idle
- * RSS — each against a bare baseline measured in the same run. Prints a table and writes the raw
- * results to bench/results/latest.json (git-ignored). Every child process and redis-server is
- * stopped at the end, on failure or Ctrl-C too. No timing is asserted: the exit code is 1 only
- * when a benchmark could not run.
+ * RSS — each against a bare baseline measured in the same run, then Chromium memory per webjs
+ * session. Prints a table and writes the raw results to bench/results/latest.json (git-ignored).
+ * `npm run bench -- <name> [<name>…]` runs only those (results in latest-<names>.json). Every
+ * child process, redis-server and Chromium is stopped at the end, on failure or Ctrl-C too. No
+ * timing is asserted: the exit code is 1 only when a benchmark could not run (2: unknown name).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { formatTable, installSignalCleanup, writeResults } from './lib/cli.js';
 import { killAllTracked } from './lib/processes.js';
 import type { BenchResult } from './lib/result.js';
 import { round } from './lib/stats.js';
+import { runChromiumMemory } from './chromium-memory.bench.js';
 import { runIdleRss } from './idle-rss.bench.js';
 import { runRestoreTime } from './restore-time.bench.js';
 import { runSessionMemory } from './session-memory.bench.js';
@@ -70,17 +72,35 @@ const BENCHMARKS: readonly { name: string; run: () => Promise<BenchResult> }[] =
   { name: 'session-memory', run: () => runSessionMemory() },
   { name: 'restore-time', run: () => runRestoreTime() },
   { name: 'idle-rss', run: () => runIdleRss() },
+  { name: 'chromium-memory', run: () => runChromiumMemory() },
 ];
+
+/** The benchmarks named on the command line (all when none is), or null when a name is unknown. */
+function selected(names: readonly string[]): (typeof BENCHMARKS)[number][] | null {
+  if (names.length === 0) return [...BENCHMARKS];
+  const unknown = names.filter((n) => !BENCHMARKS.some((b) => b.name === n));
+  if (unknown.length > 0) {
+    console.error(`unknown benchmark ${unknown.join(', ')}; available: ${BENCHMARKS.map((b) => b.name).join(', ')}`);
+    return null;
+  }
+  return BENCHMARKS.filter((b) => names.includes(b.name));
+}
 
 async function main(): Promise<void> {
   installSignalCleanup();
+  const names = process.argv.slice(2);
+  const benchmarks = selected(names);
+  if (benchmarks === null) {
+    process.exitCode = 2;
+    return;
+  }
   const startedAt = new Date();
   const results: BenchResult[] = [];
   const failures: Failure[] = [];
   const load: Record<string, number[]> = { start: loadavg().map((l) => round(l, 2)) };
   const info = machine();
   console.log(`whatsapp-gateway benchmarks — ${String(info.cpuModel)}, ${String(info.nproc)} CPU, node ${process.version}\n`);
-  for (const bench of BENCHMARKS) {
+  for (const bench of benchmarks) {
     console.log(`▶ ${bench.name}`);
     try {
       const result = await bench.run();
@@ -98,7 +118,7 @@ async function main(): Promise<void> {
 
   console.log(`\n${formatTable(results)}\n`);
   for (const f of failures) console.log(`✗ ${f.name} did not run: ${f.error.split('\n')[0] ?? ''}`);
-  const file = writeResults('latest.json', {
+  const file = writeResults(names.length === 0 ? 'latest.json' : `latest-${names.join('+')}.json`, {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     machine: info,
