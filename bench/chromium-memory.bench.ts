@@ -1,8 +1,9 @@
 /**
  * Benchmark 4 — Chromium memory per webjs session, launch flags, launch time.
  *
- * 1. Memory: a worker starts WebjsEngine sessions one after the other (1 → 4) with the flags the
- *    gateway ships (DEFAULT_CHROME_ARGS through loadConfig/webjsOptionsFrom; the engine and
+ * 1. Memory: a worker starts WebjsEngine sessions one after the other (1 → 4), once with the
+ *    plain recipe (PLAIN_CHROME_ARGS, DEFAULT_CHROME_ARGS before 03bc930) and once with what src
+ *    ships now (DEFAULT_CHROME_ARGS), each through loadConfig/webjsOptionsFrom (the engine and
  *    puppeteer add their own flags as in production) and a stand-in client whose initialize()
  *    never settles, so each browser stays on puppeteer's about:blank tab (WhatsApp Web is not
  *    reachable here). After each start it waits until memory settles (2 s minimum, then reads
@@ -10,13 +11,13 @@
  *    every session's process tree (/proc/<pid>/smaps_rollup). PSS divides each shared page among
  *    the processes that map it, so the sum over all sessions is what they cost together; the
  *    marginal cost of a session is total(N) − total(N − 1).
- * 2. Flag variants: the same with 1 → 3 sessions, shipped flags plus one variant each; runs
+ * 2. Flag variants: the same with 1 → 3 sessions, the plain recipe plus one variant each; runs
  *    alternate between variants. A run during which another Chromium on the machine was seen
  *    (it shares the binary's pages and lowers our PSS) is measured once more. Then every variant once with the REAL whatsapp-web.js client:
  *    it must connect, open its page and fail on https://web.whatsapp.com with
  *    net::ERR_NAME_NOT_RESOLVED (engine_failure WHATSAPP_UNREACHABLE), the page must run
  *    JavaScript, and stop() must leave zero processes.
- * 3. Launch time with the real client, shipped vs recommended flags, interleaved: start() → it
+ * 3. Launch time with the real client, plain vs shipped flags, interleaved: start() → it
  *    resolves, and start() → the first engine event (here always engine_failure
  *    WHATSAPP_UNREACHABLE once DNS fails), median of several runs after one warm-up each.
  *
@@ -46,10 +47,26 @@ const QUIET_WAIT_MS = 60_000;
 /** Earlier reference with the plain flags, and WAHA's published figure (docs/benchmarks.md). */
 const REFERENCE = { firstMB: 390, additionalMB: 165, wahaPerSessionMB: 400 } as const;
 
+/**
+ * The machine's Chromium recipe: what DEFAULT_CHROME_ARGS was until commit 03bc930 added the flags
+ * this benchmark found (docs/benchmarks.md §4). Every flag variant is measured on top of it.
+ */
+export const PLAIN_CHROME_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+].join(' ');
+
 export interface Variant {
   id: string;
-  /** Flags added to DEFAULT_CHROME_ARGS. */
-  extra: string;
+  /** The CHROME_ARGS value it runs with. */
+  args: string;
+  /** What it adds to PLAIN_CHROME_ARGS (for the tables). */
+  added: string;
   /** Sessions of its memory ramp. */
   sessions: number;
   note: string;
@@ -58,38 +75,41 @@ export interface Variant {
 const OMNIBOX = 'WebUIOmniboxPopup,WebUIOmniboxAimPopup';
 const SPARE = 'SpareRendererForSitePerProcess';
 
+const onPlain = (id: string, extra: string, note: string): Variant => ({ id, args: `${PLAIN_CHROME_ARGS} ${extra}`, added: extra, sessions: 3, note });
+const plainFlags = PLAIN_CHROME_ARGS.split(' ');
+
 export const VARIANTS: readonly Variant[] = [
-  { id: 'shipped', extra: '', sessions: 4, note: 'DEFAULT_CHROME_ARGS, plus what WebjsEngine and puppeteer add' },
-  { id: 'renderer-limit-1', extra: '--renderer-process-limit=1', sessions: 3, note: 'at most one renderer process (soft limit)' },
+  { id: 'plain', args: PLAIN_CHROME_ARGS, added: '', sessions: 4, note: 'the machine recipe (DEFAULT_CHROME_ARGS before 03bc930), plus what WebjsEngine and puppeteer add' },
   {
-    id: 'no-site-isolation-features',
-    extra: '--disable-features=SitePerProcess,IsolateOrigins,Translate,OptimizationHints,MediaRouter,BackForwardCache',
-    sessions: 3,
-    note: 'site isolation off, plus features puppeteer mostly disables already',
+    id: 'shipped',
+    args: DEFAULT_CHROME_ARGS,
+    added: DEFAULT_CHROME_ARGS.split(/\s+/)
+      .filter((f) => f.length > 0 && !plainFlags.includes(f))
+      .join(' '),
+    sessions: 4,
+    note: 'DEFAULT_CHROME_ARGS as src ships it now',
   },
-  { id: 'no-site-isolation-trials', extra: '--disable-site-isolation-trials', sessions: 3, note: 'site isolation field trials off' },
-  { id: 'js-heap-512', extra: '--js-flags=--max-old-space-size=512', sessions: 3, note: 'caps every V8 old space at 512 MB' },
-  { id: 'disable-extensions', extra: '--disable-extensions', sessions: 3, note: 'puppeteer passes it already' },
-  { id: 'mute-audio', extra: '--mute-audio', sessions: 3, note: 'puppeteer passes it already (headless)' },
-  { id: 'no-zygote', extra: '--no-zygote', sessions: 3, note: 'children are exec()ed, not forked from a zygote' },
-  { id: 'single-process', extra: '--single-process', sessions: 3, note: 'everything in the browser process (unsupported)' },
-  { id: 'in-process-gpu', extra: '--in-process-gpu', sessions: 3, note: 'the GPU (viz) process runs as a thread of the browser' },
-  { id: 'no-omnibox-webui', extra: `--disable-features=${OMNIBOX}`, sessions: 3, note: 'no WebUI omnibox popup renderer (chrome://omnibox-popup.top-chrome)' },
-  { id: 'no-spare-renderer', extra: `--disable-features=${SPARE}`, sessions: 3, note: 'no spare renderer kept warm for the next navigation' },
-  { id: 'lean', extra: `--disable-features=${OMNIBOX},${SPARE}`, sessions: 3, note: 'no-omnibox-webui + no-spare-renderer' },
-  { id: 'no-software-rasterizer', extra: '--disable-software-rasterizer', sessions: 3, note: 'no SwiftShader in the GPU process (no WebGL; 2D canvas unaffected)' },
-  {
-    id: 'lean+no-software-rasterizer',
-    extra: `--disable-features=${OMNIBOX},${SPARE} --disable-software-rasterizer`,
-    sessions: 3,
-    note: 'lean + no-software-rasterizer',
-  },
+  onPlain('renderer-limit-1', '--renderer-process-limit=1', 'at most one renderer process (soft limit)'),
+  onPlain(
+    'no-site-isolation-features',
+    '--disable-features=SitePerProcess,IsolateOrigins,Translate,OptimizationHints,MediaRouter,BackForwardCache',
+    'site isolation off, plus features puppeteer mostly disables already',
+  ),
+  onPlain('no-site-isolation-trials', '--disable-site-isolation-trials', 'site isolation field trials off'),
+  onPlain('js-heap-512', '--js-flags=--max-old-space-size=512', 'caps every V8 old space at 512 MB'),
+  onPlain('disable-extensions', '--disable-extensions', 'puppeteer passes it already'),
+  onPlain('mute-audio', '--mute-audio', 'puppeteer passes it already (headless)'),
+  onPlain('no-zygote', '--no-zygote', 'children are exec()ed, not forked from a zygote'),
+  onPlain('single-process', '--single-process', 'everything in the browser process (unsupported)'),
+  onPlain('in-process-gpu', '--in-process-gpu', 'the GPU (viz) process runs as a thread of the browser'),
+  onPlain('no-omnibox-webui', `--disable-features=${OMNIBOX}`, 'no WebUI omnibox popup renderer (chrome://omnibox-popup.top-chrome)'),
+  onPlain('no-spare-renderer', `--disable-features=${SPARE}`, 'no spare renderer kept warm for the next navigation'),
+  onPlain('lean', `--disable-features=${OMNIBOX},${SPARE}`, 'no-omnibox-webui + no-spare-renderer'),
+  onPlain('no-software-rasterizer', '--disable-software-rasterizer', 'no SwiftShader in the GPU process (no WebGL; 2D canvas unaffected)'),
 ];
 
-/** The variant recommended in docs/benchmarks.md: measured against the shipped flags for launch time too. */
-export const RECOMMENDED_ID = 'lean+no-software-rasterizer';
-
-export const chromeArgsOf = (variant: Variant): string => (variant.extra === '' ? DEFAULT_CHROME_ARGS : `${DEFAULT_CHROME_ARGS} ${variant.extra}`);
+/** Always measured, whatever --variants selects: the base of every comparison, and what src ships. */
+const ALWAYS = ['plain', 'shipped'];
 
 // ---- worker results -----------------------------------------------------------------------------
 
@@ -262,7 +282,8 @@ function breakdown(ramps: readonly Ramp[]): Record<string, { count: number; pss:
 
 interface VariantSummary {
   id: string;
-  extra: string;
+  args: string;
+  added: string;
   runs: number;
   /** Median over runs of the total PSS at N sessions (index N − 1), MB; also min and max. */
   pss: number[];
@@ -290,7 +311,8 @@ function summarize(variant: Variant, ramps: readonly Ramp[], errors: string[]): 
   const additional = views.map((v) => ((v.pss[n - 1] ?? Number.NaN) - (v.pss[0] ?? Number.NaN)) / (n - 1)).filter(Number.isFinite);
   return {
     id: variant.id,
-    extra: variant.extra,
+    args: variant.args,
+    added: variant.added,
     runs: views.length,
     pss: idx.map((i) => round(median(col((v) => v.pss, i)), 1)),
     pssMin: idx.map((i) => min(col((v) => v.pss, i))),
@@ -382,7 +404,7 @@ export interface ChromiumMemoryOptions {
   runs?: number;
   /** Timed launches per flag set (after one warm-up). */
   launchRuns?: number;
-  /** Only these variant ids (the shipped flags always run). */
+  /** Only these variant ids (plain and shipped always run). */
   variants?: readonly string[];
 }
 
@@ -392,11 +414,10 @@ export async function runChromiumMemory(options: ChromiumMemoryOptions = {}): Pr
   const runs = options.runs ?? 3;
   const launchRuns = options.launchRuns ?? 5;
   const wanted = options.variants;
-  const variants = VARIANTS.filter((v) => v.id === 'shipped' || wanted === undefined || wanted.includes(v.id));
+  const variants = VARIANTS.filter((v) => ALWAYS.includes(v.id) || wanted === undefined || wanted.includes(v.id));
+  const plain = variants.find((v) => v.id === 'plain');
   const shipped = variants.find((v) => v.id === 'shipped');
-  if (!shipped) throw new Error('no shipped variant');
-  const recommended = variants.find((v) => v.id === RECOMMENDED_ID) ?? VARIANTS.find((v) => v.id === RECOMMENDED_ID);
-  if (!recommended) throw new Error(`no variant ${RECOMMENDED_ID}`);
+  if (!plain || !shipped) throw new Error('no plain or shipped variant');
 
   const temp = await tempDir('wagw-bench-chromium-');
   const unguard = guardDir(temp.path);
@@ -414,14 +435,14 @@ export async function runChromiumMemory(options: ChromiumMemoryOptions = {}): Pr
         quiet.push({ before: `${variant.id}#${r}`, ...q });
         console.log(`  chromium-memory: run ${r}/${runs} ${variant.id} (1→${variant.sessions} sessions)${q.foreign > 0 ? ` — ${q.foreign} other Chromium processes running` : ''}…`);
         try {
-          let ramp = await inWorker(ctx, Ramp, (dir) => ['ramp', dir, String(variant.sessions), chromeArgsOf(variant)], RAMP_TIMEOUT_MS);
+          let ramp = await inWorker(ctx, Ramp, (dir) => ['ramp', dir, String(variant.sessions), variant.args], RAMP_TIMEOUT_MS);
           if (ramp.points.some((p) => p.foreignChromiumProcesses > 0)) {
             // Another Chromium started meanwhile and shared the binary's pages: measure once more.
             discarded.push({ variant: variant.id, run: r, view: viewOf(ramp) });
             const again = await waitForQuiet(temp.path);
             quiet.push({ before: `${variant.id}#${r} (again)`, ...again });
             console.log(`  chromium-memory: another Chromium ran during ${variant.id} #${r}; measuring it again…`);
-            ramp = await inWorker(ctx, Ramp, (dir) => ['ramp', dir, String(variant.sessions), chromeArgsOf(variant)], RAMP_TIMEOUT_MS);
+            ramp = await inWorker(ctx, Ramp, (dir) => ['ramp', dir, String(variant.sessions), variant.args], RAMP_TIMEOUT_MS);
           }
           ramps.get(variant.id)?.push(ramp);
         } catch (error) {
@@ -432,8 +453,11 @@ export async function runChromiumMemory(options: ChromiumMemoryOptions = {}): Pr
       }
     }
     const summaries = variants.map((v) => summarize(v, ramps.get(v.id) ?? [], rampErrors.get(v.id) ?? []));
-    const base = summaries.find((s) => s.id === 'shipped');
-    if (!base || base.runs === 0) throw new Error(`the shipped flags could not be measured: ${(rampErrors.get('shipped') ?? []).join('\n')}`);
+    const base = summaries.find((s) => s.id === 'plain');
+    const now = summaries.find((s) => s.id === 'shipped');
+    if (!base || base.runs === 0 || !now || now.runs === 0) {
+      throw new Error(`the plain or shipped flags could not be measured: ${[...(rampErrors.get('plain') ?? []), ...(rampErrors.get('shipped') ?? [])].join('\n')}`);
+    }
 
     // 2: every variant once with the real whatsapp-web.js client.
     const verified: VerifySummary[] = [];
@@ -441,7 +465,7 @@ export async function runChromiumMemory(options: ChromiumMemoryOptions = {}): Pr
     for (const variant of variants) {
       console.log(`  chromium-memory: real whatsapp-web.js client with ${variant.id}…`);
       try {
-        const v = await inWorker(ctx, Verify, (dir) => ['verify', dir, chromeArgsOf(variant)], VERIFY_TIMEOUT_MS);
+        const v = await inWorker(ctx, Verify, (dir) => ['verify', dir, variant.args], VERIFY_TIMEOUT_MS);
         verifyRaw[variant.id] = v;
         verified.push(summarizeVerify(variant.id, v));
       } catch (error) {
@@ -466,9 +490,9 @@ export async function runChromiumMemory(options: ChromiumMemoryOptions = {}): Pr
       }
     }
 
-    // 3: launch time, shipped vs recommended, interleaved.
-    console.log(`  chromium-memory: launch time, ${launchRuns} runs each of shipped and ${recommended.id}…`);
-    const launchVariants = [shipped, recommended].map((v) => ({ id: v.id, args: chromeArgsOf(v) }));
+    // 3: launch time, plain vs shipped, interleaved.
+    console.log(`  chromium-memory: launch time, ${launchRuns} runs each of plain and shipped…`);
+    const launchVariants = [plain, shipped].map((v) => ({ id: v.id, args: v.args }));
     const launch = await inWorker(
       ctx,
       Launch,
@@ -487,91 +511,115 @@ export async function runChromiumMemory(options: ChromiumMemoryOptions = {}): Pr
         warmup: r?.warmup ?? null,
       };
     };
+    const launchPlain = launchOf(plain.id);
     const launchShipped = launchOf(shipped.id);
-    const launchRec = launchOf(recommended.id);
-    const stalledStart = (ramps.get('shipped') ?? []).flatMap((r) => r.startMs);
+    const stalledStart = (ramps.get('plain') ?? []).flatMap((r) => r.startMs);
 
     // ---- tables ----
-    const shippedViews = (ramps.get('shipped') ?? []).map(viewOf);
-    const rampLines = base.pss.map((pss, i) => {
-      const n = i + 1;
-      const marginal = i === 0 ? pss : median(shippedViews.map((v) => (v.pss[i] ?? Number.NaN) - (v.pss[i - 1] ?? Number.NaN)));
-      return [
-        String(n),
-        `${pss.toFixed(1)} (${(base.pssMin[i] ?? Number.NaN).toFixed(1)}–${(base.pssMax[i] ?? Number.NaN).toFixed(1)})`,
-        (pss / n).toFixed(1),
-        i === 0 ? '—' : signed(marginal),
-        (base.rss[i] ?? Number.NaN).toFixed(1),
-        (base.uss[i] ?? Number.NaN).toFixed(1),
-      ];
-    });
-    console.log(`\n  Chromium memory, shipped flags, blank page (MB, median of ${base.runs} runs)\n`);
-    console.log(table(['sessions', 'PSS total (min–max)', 'PSS/session', 'marginal PSS', 'RSS sum', 'USS sum'], rampLines));
+    const viewsOf = (id: string): RampView[] => (ramps.get(id) ?? []).map(viewOf);
+    const rampTable = (summary: VariantSummary): string => {
+      const views = viewsOf(summary.id);
+      const lines = summary.pss.map((pss, i) => {
+        const n = i + 1;
+        const marginal = median(views.map((v) => (v.pss[i] ?? Number.NaN) - (v.pss[i - 1] ?? Number.NaN)));
+        return [
+          String(n),
+          `${pss.toFixed(1)} (${(summary.pssMin[i] ?? Number.NaN).toFixed(1)}–${(summary.pssMax[i] ?? Number.NaN).toFixed(1)})`,
+          (pss / n).toFixed(1),
+          i === 0 ? '—' : signed(marginal),
+          (summary.rss[i] ?? Number.NaN).toFixed(1),
+          (summary.uss[i] ?? Number.NaN).toFixed(1),
+        ];
+      });
+      return table(['sessions', 'PSS total (min–max)', 'PSS/session', 'marginal PSS', 'RSS sum', 'USS sum'], lines);
+    };
+    for (const [summary, label] of [
+      [base, `plain recipe: ${plain.args}`],
+      [now, `shipped DEFAULT_CHROME_ARGS: ${shipped.args}`],
+    ] as const) {
+      console.log(`\n  Chromium memory, ${label}; blank page (MB, median of ${summary.runs} runs)\n`);
+      console.log(rampTable(summary));
+    }
     const verifiedOf = (id: string): VerifySummary | undefined => verified.find((v) => v.id === id);
     const variantLines = summaries.map((s) => {
       const v = verifiedOf(s.id);
+      const isBase = s.id === plain.id;
       return [
         s.id,
         (s.pss[0] ?? Number.NaN).toFixed(1),
-        s.id === 'shipped' ? '—' : signed((s.pss[0] ?? Number.NaN) - (base.pss[0] ?? Number.NaN)),
+        isBase ? '—' : signed((s.pss[0] ?? Number.NaN) - (base.pss[0] ?? Number.NaN)),
         (s.pss[2] ?? Number.NaN).toFixed(1),
-        s.id === 'shipped' ? '—' : signed((s.pss[2] ?? Number.NaN) - (base.pss[2] ?? Number.NaN)),
-        s.additional.toFixed(1),
+        isBase ? '—' : signed((s.pss[2] ?? Number.NaN) - (base.pss[2] ?? Number.NaN)),
+        ((((s.pss[2] ?? Number.NaN) - (s.pss[0] ?? Number.NaN)) / 2)).toFixed(1),
         String(s.processesPerSession),
         v ? (v.reachedWhatsApp ? 'yes' : `NO ${failureOf(v)}`) : '—',
         v ? (v.pageRunsJs && v.canvasWorks ? 'yes' : 'NO') : '—',
+        v ? (v.webgl ? 'yes' : 'no') : '—',
         v ? stopCell(v, s) : '—',
         s.errors.length > 0 ? `${s.errors.length} failed` : '',
       ];
     });
-    console.log(`\n  Flag variants (MB, median of ${runs} runs; each on top of the shipped flags)\n`);
+    console.log(`\n  Flag variants (MB, median of ${runs} runs; each on top of the plain recipe, shipped = DEFAULT_CHROME_ARGS)\n`);
     console.log(
-      table(['variant', 'PSS 1', 'Δ1', 'PSS 3', 'Δ3', 'per extra', 'procs', 'wwebjs → WA DNS', 'page JS+canvas', 'stop → 0 procs', ''], variantLines),
+      table(['variant', 'PSS 1', 'Δ1', 'PSS 3', 'Δ3', 'per extra', 'procs', 'wwebjs → WA DNS', 'page JS+canvas', 'WebGL', 'stop → 0 procs', ''], variantLines),
     );
     console.log('  (* = a SIGKILLed process of the group was still exiting when stop() resolved; gone 500 ms later)');
+    const launchLine = (id: string, l: ReturnType<typeof launchOf>): string[] => [
+      id,
+      median(l.start).toFixed(0),
+      median(l.first).toFixed(0),
+      median(l.stop).toFixed(0),
+      l.allReached ? 'WHATSAPP_UNREACHABLE (DNS)' : 'NOT always',
+      l.allClean ? 'yes' : 'NO',
+    ];
     console.log(`\n  Launch (ms, median of ${launchRuns}; real whatsapp-web.js client)\n`);
     console.log(
-      table(
-        ['flags', 'start() resolves', 'start() → 1st event', 'stop()', 'first event', 'stop → 0 procs'],
-        [
-          [shipped.id, median(launchShipped.start).toFixed(0), median(launchShipped.first).toFixed(0), median(launchShipped.stop).toFixed(0), launchShipped.allReached ? 'WHATSAPP_UNREACHABLE (DNS)' : 'NOT always', launchShipped.allClean ? 'yes' : 'NO'],
-          [recommended.id, median(launchRec.start).toFixed(0), median(launchRec.first).toFixed(0), median(launchRec.stop).toFixed(0), launchRec.allReached ? 'WHATSAPP_UNREACHABLE (DNS)' : 'NOT always', launchRec.allClean ? 'yes' : 'NO'],
-        ],
-      ),
+      table(['flags', 'start() resolves', 'start() → 1st event', 'stop()', 'first event', 'stop → 0 procs'], [launchLine(plain.id, launchPlain), launchLine(shipped.id, launchShipped)]),
     );
-    console.log(`\n  Recommended CHROME_ARGS: ${chromeArgsOf(recommended)}\n`);
+    console.log(`\n  Shipped DEFAULT_CHROME_ARGS adds to the plain recipe: ${shipped.added === '' ? '(nothing)' : shipped.added}\n`);
 
     // ---- rows for run-all's table ----
-    const shippedRamps = ramps.get('shipped') ?? [];
-    const first = shippedViews.map((v) => v.pss[0] ?? Number.NaN);
-    const lastN = shipped.sessions;
-    const additional = shippedViews.map((v) => ((v.pss[lastN - 1] ?? Number.NaN) - (v.pss[0] ?? Number.NaN)) / (lastN - 1));
-    const perSessionAtN = shippedViews.map((v) => (v.pss[lastN - 1] ?? Number.NaN) / lastN);
-    const rssFirst = shippedViews.map((v) => v.rss[0] ?? Number.NaN);
-    const rssAdditional = shippedViews.map((v) => ((v.rss[lastN - 1] ?? Number.NaN) - (v.rss[0] ?? Number.NaN)) / (lastN - 1));
     const spread = (values: readonly number[]): [number, number] => [min(values), max(values)];
+    const lastN = plain.sessions;
+    const firstOf = (views: readonly RampView[]): number[] => views.map((v) => v.pss[0] ?? Number.NaN);
+    const additionalOf = (views: readonly RampView[], pick: (v: RampView) => number[] = (v) => v.pss): number[] =>
+      views.map((v) => ((pick(v)[lastN - 1] ?? Number.NaN) - (pick(v)[0] ?? Number.NaN)) / (lastN - 1));
+    const perSessionOf = (views: readonly RampView[]): number[] => views.map((v) => (v.pss[lastN - 1] ?? Number.NaN) / lastN);
+    const plainViews = viewsOf(plain.id);
+    const shippedViews = viewsOf(shipped.id);
+    const pf = firstOf(plainViews);
+    const pa = additionalOf(plainViews);
+    const sf = firstOf(shippedViews);
+    const sa = additionalOf(shippedViews);
+    const rssFirst = plainViews.map((v) => v.rss[0] ?? Number.NaN);
+    const rssAdditional = additionalOf(plainViews, (v) => v.rss);
+    const mbRow = (metric: string, values: number[], baseline: number, baselineLabel: string): BenchRow =>
+      row({ metric, unit: 'MB', value: median(values), baseline, baselineLabel, goal: null, spread: spread(values), runs: values.length });
+    const msRow = (metric: string, values: number[], baseline: number, baselineLabel: string): BenchRow =>
+      row({ metric, unit: 'ms', value: median(values), baseline, baselineLabel, goal: null, spread: spread(values), runs: values.length });
     const rows: BenchRow[] = [
-      row({ metric: 'Chromium PSS, first session (blank page, shipped flags)', unit: 'MB', value: median(first), baseline: REFERENCE.firstMB, baselineLabel: 'earlier reference, plain flags', goal: null, spread: spread(first), runs: first.length }),
-      row({ metric: `Chromium PSS, each additional session ((${lastN}−1)/${lastN - 1})`, unit: 'MB', value: median(additional), baseline: REFERENCE.additionalMB, baselineLabel: 'earlier reference, plain flags', goal: null, spread: spread(additional), runs: additional.length }),
-      row({ metric: `Chromium PSS per session at ${lastN} sessions`, unit: 'MB', value: median(perSessionAtN), baseline: REFERENCE.wahaPerSessionMB, baselineLabel: 'WAHA, published per WEBJS session', goal: null, spread: spread(perSessionAtN), runs: perSessionAtN.length }),
-      row({ metric: 'Chromium RSS sum, first session (double-counts shared pages)', unit: 'MB', value: median(rssFirst), baseline: median(first), baselineLabel: 'PSS of the same trees', goal: null, spread: spread(rssFirst), runs: rssFirst.length }),
-      row({ metric: 'Chromium RSS sum, each additional session', unit: 'MB', value: median(rssAdditional), baseline: median(additional), baselineLabel: 'PSS of the same trees', goal: null, spread: spread(rssAdditional), runs: rssAdditional.length }),
+      mbRow('Chromium PSS, first session (blank page), plain recipe', pf, REFERENCE.firstMB, 'earlier reference, plain flags'),
+      mbRow(`Chromium PSS, each additional session ((${lastN}−1)/${lastN - 1}), plain`, pa, REFERENCE.additionalMB, 'earlier reference, plain flags'),
+      mbRow('Chromium PSS, first session, shipped DEFAULT_CHROME_ARGS', sf, median(pf), 'plain recipe, same runs'),
+      mbRow(`Chromium PSS, each additional session ((${lastN}−1)/${lastN - 1}), shipped`, sa, median(pa), 'plain recipe, same runs'),
+      mbRow(`Chromium PSS per session at ${lastN} sessions, plain`, perSessionOf(plainViews), REFERENCE.wahaPerSessionMB, 'WAHA, published per WEBJS session'),
+      mbRow(`Chromium PSS per session at ${lastN} sessions, shipped`, perSessionOf(shippedViews), REFERENCE.wahaPerSessionMB, 'WAHA, published per WEBJS session'),
+      mbRow('Chromium RSS sum, first session, plain (double-counts shared pages)', rssFirst, median(pf), 'PSS of the same trees'),
+      mbRow('Chromium RSS sum, each additional session, plain', rssAdditional, median(pa), 'PSS of the same trees'),
     ];
     for (const s of summaries) {
-      if (s.id === 'shipped' || s.runs === 0) continue;
-      const views = (ramps.get(s.id) ?? []).map(viewOf);
+      if (ALWAYS.includes(s.id) || s.runs === 0) continue;
+      const views = viewsOf(s.id);
       for (const n of [1, 3]) {
         const values = views.map((v) => v.pss[n - 1] ?? Number.NaN).filter(Number.isFinite);
-        rows.push(
-          row({ metric: `Chromium PSS, ${n} session${n > 1 ? 's' : ''}, ${s.id}`, unit: 'MB', value: median(values), baseline: base.pss[n - 1] ?? Number.NaN, baselineLabel: 'shipped flags, same runs', goal: null, spread: spread(values), runs: values.length }),
-        );
+        rows.push(mbRow(`Chromium PSS, ${n} session${n > 1 ? 's' : ''}, ${s.id}`, values, base.pss[n - 1] ?? Number.NaN, 'plain recipe, same runs'));
       }
     }
     rows.push(
-      row({ metric: 'engine.start() resolves, real client, shipped flags', unit: 'ms', value: median(launchShipped.start), baseline: median(stalledStart), baselineLabel: 'start(), stand-in client (all ramp sessions)', goal: null, spread: spread(launchShipped.start), runs: launchShipped.start.length }),
-      row({ metric: 'engine.start() → first event (WHATSAPP_UNREACHABLE), shipped', unit: 'ms', value: median(launchShipped.first), baseline: median(launchShipped.start), baselineLabel: 'start() resolving', goal: null, spread: spread(launchShipped.first), runs: launchShipped.first.length }),
-      row({ metric: `engine.start() resolves, real client, ${recommended.id}`, unit: 'ms', value: median(launchRec.start), baseline: median(launchShipped.start), baselineLabel: 'shipped flags', goal: null, spread: spread(launchRec.start), runs: launchRec.start.length }),
-      row({ metric: `engine.start() → first event (WHATSAPP_UNREACHABLE), ${recommended.id}`, unit: 'ms', value: median(launchRec.first), baseline: median(launchShipped.first), baselineLabel: 'shipped flags', goal: null, spread: spread(launchRec.first), runs: launchRec.first.length }),
+      msRow('engine.start() resolves, real client, plain', launchPlain.start, median(stalledStart), 'start(), stand-in client (plain ramps)'),
+      msRow('engine.start() → first event (WHATSAPP_UNREACHABLE), plain', launchPlain.first, median(launchPlain.start), 'start() resolving'),
+      msRow('engine.start() resolves, real client, shipped', launchShipped.start, median(launchPlain.start), 'plain recipe'),
+      msRow('engine.start() → first event (WHATSAPP_UNREACHABLE), shipped', launchShipped.first, median(launchPlain.first), 'plain recipe'),
     );
 
     return {
@@ -580,19 +628,20 @@ export async function runChromiumMemory(options: ChromiumMemoryOptions = {}): Pr
       raw: {
         chromium: CHROMIUM,
         reference: REFERENCE,
-        recommended: { id: recommended.id, chromeArgs: chromeArgsOf(recommended) },
-        effectiveArgv: shippedRamps[0]?.effectiveArgv ?? [],
+        plainChromeArgs: plain.args,
+        shippedChromeArgs: shipped.args,
+        shippedAdds: shipped.added,
+        effectiveArgv: { plain: ramps.get(plain.id)?.[0]?.effectiveArgv ?? [], shipped: ramps.get(shipped.id)?.[0]?.effectiveArgv ?? [] },
         settle: SETTLE,
         quiet,
         discarded,
-        shippedBreakdownFirstSession: breakdown(shippedRamps),
-        recommendedBreakdownFirstSession: breakdown(ramps.get(recommended.id) ?? []),
+        breakdownFirstSession: { plain: breakdown(ramps.get(plain.id) ?? []), shipped: breakdown(ramps.get(shipped.id) ?? []) },
         summaries,
         verified,
         launch: {
           runs: launchRuns,
+          plain: { ...launchPlain, medianStartMs: median(launchPlain.start), medianFirstEventMs: median(launchPlain.first) },
           shipped: { ...launchShipped, medianStartMs: median(launchShipped.start), medianFirstEventMs: median(launchShipped.first) },
-          recommended: { ...launchRec, medianStartMs: median(launchRec.start), medianFirstEventMs: median(launchRec.first) },
           stalledClientStartMs: stalledStart,
         },
         ramps: Object.fromEntries([...ramps].map(([id, list]) => [id, list.map(viewOf)])),
