@@ -26,7 +26,7 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
-import { DEFAULT_CHROME_ARGS } from '../src/config.js';
+import { DEFAULT_CHROME_ARGS, RECIPE_CHROME_ARGS } from '../src/config.js';
 import { isExecutable } from '../src/engines/webjs/browser-profile.js';
 import { guardDir, listProcesses, SETTLE, sweep } from './lib/chromium.js';
 import { installSignalCleanup, isMain, runStandalone } from './lib/cli.js';
@@ -51,15 +51,7 @@ const REFERENCE = { firstMB: 390, additionalMB: 165, wahaPerSessionMB: 400 } as 
  * The machine's Chromium recipe: what DEFAULT_CHROME_ARGS was until commit 03bc930 added the flags
  * this benchmark found (docs/benchmarks.md §4). Every flag variant is measured on top of it.
  */
-export const PLAIN_CHROME_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-dev-shm-usage',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-].join(' ');
+export const PLAIN_CHROME_ARGS = RECIPE_CHROME_ARGS.join(' ');
 
 export interface Variant {
   id: string;

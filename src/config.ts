@@ -86,7 +86,8 @@ const oneOf = <T extends string>(name: string, values: readonly T[]) =>
  * WebUI renderer and no spare renderer (both useless headless), no software rasterizer (WebGL off;
  * canvas still works).
  */
-export const DEFAULT_CHROME_ARGS = [
+/** The flags of the machine's Chromium recipe (what the benchmark calls "plain"). */
+export const RECIPE_CHROME_ARGS: readonly string[] = [
   '--no-sandbox',
   '--disable-gpu',
   '--disable-dev-shm-usage',
@@ -94,6 +95,10 @@ export const DEFAULT_CHROME_ARGS = [
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
+];
+
+export const DEFAULT_CHROME_ARGS = [
+  ...RECIPE_CHROME_ARGS,
   '--disable-features=WebUIOmniboxPopup,WebUIOmniboxAimPopup,SpareRendererForSitePerProcess',
   '--disable-software-rasterizer',
 ].join(' ');
