@@ -105,6 +105,14 @@ export class SessionManager {
     return this.runtimes.get(id)?.engine ?? null;
   }
 
+  /** The engine of a `ready` session, for reads and actions: SESSION_NOT_FOUND / SESSION_NOT_READY otherwise. */
+  readyEngine(id: string): Engine {
+    const record = this.require(id);
+    const engine = this.runtimes.get(id)?.engine;
+    if (record.status !== 'ready' || !engine) throw new AppError('SESSION_NOT_READY', `Session '${id}' is ${record.status}, not ready`);
+    return engine;
+  }
+
   statusOf(id: string): SessionStatus {
     return this.require(id).status;
   }
