@@ -8,7 +8,6 @@ import { createEngineDrivers } from './engines/engine-drivers.js';
 import type { EngineDriver } from './engines/engine.js';
 import { simulatorRoutes } from './engines/simulator/simulator.routes.js';
 import { AppError } from './errors.js';
-import { publishContractEvents } from './events/contract-events.js';
 import { EventBus } from './events/event-bus.js';
 import { healthRoutes } from './health/health.routes.js';
 import { createMetricsRegistry } from './health/metrics.js';
@@ -20,13 +19,27 @@ import { rateLimiting } from './http/rate-limit.js';
 import { loggerOptions } from './logger.js';
 import { SessionManager } from './sessions/session-manager.js';
 import { sessionRoutes } from './sessions/sessions.routes.js';
+import { chatRoutes } from './contacts/chats.routes.js';
+import { contactRoutes } from './contacts/contacts.routes.js';
 import { openStorage, type Storage } from './storage/storage.js';
+import { mediaFetchOptions, safeFetch } from './media/safe-fetch.js';
+import { MessageActions } from './messages/message-actions.js';
+import { MessagePipeline } from './messages/message-pipeline.js';
+import { MessageService } from './messages/message-service.js';
+import { messageRoutes } from './messages/messages.routes.js';
+import { SendProcessor } from './messages/send-processor.js';
+import { SendTracker } from './messages/send-tracker.js';
+import { openSendQueue } from './queue/open-send-queue.js';
+import type { SendQueue } from './queue/send-queue.js';
 
 export interface Gateway {
   readonly config: Config;
   readonly storage: Storage;
   readonly sessions: SessionManager;
   readonly bus: EventBus;
+  readonly queue: SendQueue;
+  readonly messages: MessageService;
+  readonly pipeline: MessagePipeline;
   /** Set on SIGTERM: readiness 503, new work refused with SHUTTING_DOWN. */
   shuttingDown: boolean;
 }
@@ -44,6 +57,8 @@ export interface BuildOptions {
   engineDrivers?: readonly EngineDriver[];
   /** A logger instance (pino) instead of one built from config. */
   logger?: Logger;
+  /** A send queue instead of the one config picks (tests: short BullMQ lock durations). */
+  sendQueue?: SendQueue;
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -71,10 +86,25 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     options.storage ??
     (await openStorage(config, { onWriteError: (error) => app.log.error({ err: error }, 'writing the session registry file failed; retrying with the next change') }));
   const bus = new EventBus((error) => app.log.error({ err: error }, 'event listener failed'));
-  publishContractEvents(bus);
   const drivers = createEngineDrivers(config, options.engineDrivers);
   const sessions = new SessionManager({ config, registry: storage.registry, drivers, bus, logger: app.log });
-  const gateway: Gateway = { config, storage, sessions, bus, shuttingDown: false };
+  const queue = options.sendQueue ?? (await openSendQueue(config, (error, job) => app.log.error({ err: error, ...job }, 'send job failed unexpectedly; retrying')));
+  const tracker = new SendTracker();
+  // Engine message events reach the bus through the pipeline (store first, then the contract event).
+  const pipeline = new MessagePipeline({ bus, store: storage.messages, queue, tracker, logger: app.log });
+  const messages = new MessageService({ config, store: storage.messages, idempotency: storage.idempotency, queue, sessions, bus });
+  const actions = new MessageActions({ service: messages, store: storage.messages, sessions, bus });
+  const fetchOptions = mediaFetchOptions(config);
+  const processor = new SendProcessor({
+    config,
+    store: storage.messages,
+    sessions,
+    bus,
+    tracker,
+    logger: app.log,
+    fetchMedia: (url, signal) => safeFetch(url, { ...fetchOptions, signal }),
+  });
+  const gateway: Gateway = { config, storage, sessions, bus, queue, messages, pipeline, shuttingDown: false };
   app.decorate('gateway', gateway);
 
   logStartup(app, config, storage);
@@ -90,14 +120,22 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   await app.register(healthRoutes, { version: VERSION, redis: storage.redis, isShuttingDown: () => gateway.shuttingDown });
   await app.register(sessionRoutes, { sessions });
+  await app.register(contactRoutes, { sessions, contacts: storage.contacts, bus });
+  await app.register(chatRoutes, { sessions });
   await app.register(simulatorRoutes, { sessions });
+  await app.register(messageRoutes, { service: messages, actions, store: storage.messages, mediaMaxBytes: config.media.maxBytes });
   await app.register(metricsRoutes, { registry: createMetricsRegistry(sessions), metricsPublic: config.metricsPublic });
 
   app.addHook('onReady', async () => {
     await sessions.init();
+    await queue.start(processor.process);
   });
   app.addHook('onClose', async () => {
+    // Workers first (their current job ends), then the engines, then what they wrote to.
+    await queue.close();
     await sessions.close();
+    await pipeline.idle();
+    pipeline.close();
     await storage.close();
   });
   return app;

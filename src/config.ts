@@ -159,6 +159,8 @@ export const CONFIG_VARS = {
   SEND_TTL: v(duration('SEND_TTL'), 'a send not possible by then fails SEND_EXPIRED', '24h'),
   SEND_MIN_INTERVAL_MS: v(int('SEND_MIN_INTERVAL_MS', 0), 'minimum gap between two sends of a session', '1000'),
   SEND_JITTER_MS: v(int('SEND_JITTER_MS', 0), 'random extra gap between two sends', '2000'),
+  SEND_RETRY_DELAY: v(duration('SEND_RETRY_DELAY'), 'first retry delay of a failed send, doubling per attempt (capped at 5 min)', '2s'),
+  SEND_TYPING_MS: v(int('SEND_TYPING_MS', 0, 25_000), 'show typing this long before a text send (0 = off)', '0'),
   MESSAGE_TTL: v(duration('MESSAGE_TTL'), 'message record retention in Redis', '30d'),
   MEDIA_MAX_BYTES: v(int('MEDIA_MAX_BYTES', 1), 'media size cap', '16777216'),
   MEDIA_ALLOWED_HOSTS: v(list(), 'hosts allowed as media URLs despite private addresses'),
@@ -223,6 +225,8 @@ export interface Config {
     readonly ttlMs: number;
     readonly minIntervalMs: number;
     readonly jitterMs: number;
+    readonly retryDelayMs: number;
+    readonly typingMs: number;
     readonly messageTtlMs: number;
   };
   readonly media: { readonly maxBytes: number; readonly allowedHosts: readonly string[]; readonly ttlMs: number };
@@ -320,6 +324,8 @@ export function loadConfig(env: RawEnv = process.env): Config {
       ttlMs: e.SEND_TTL,
       minIntervalMs: e.SEND_MIN_INTERVAL_MS,
       jitterMs: e.SEND_JITTER_MS,
+      retryDelayMs: e.SEND_RETRY_DELAY,
+      typingMs: e.SEND_TYPING_MS,
       messageTtlMs: e.MESSAGE_TTL,
     },
     media: { maxBytes: e.MEDIA_MAX_BYTES, allowedHosts: e.MEDIA_ALLOWED_HOSTS ?? [], ttlMs: e.MEDIA_TTL },

@@ -40,6 +40,7 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 export const RECORD_ERROR_CODES = [
   'NUMBER_NOT_ON_WHATSAPP',
   'SEND_EXPIRED',
+  'SEND_INTERRUPTED',
   'SESSION_DELETED',
   'CANCELLED',
   'ACK_ERROR',

@@ -55,6 +55,12 @@ export interface MessageRecord {
   playedAt: string | null;
   failedAt: string | null;
   latency: MessageLatency;
+  /**
+   * Internal (never in API bodies or events): when the send worker began the engine call that is
+   * still unconcluded. Set before the engine is called and cleared with its outcome, so that a
+   * job redelivered after a crash can tell "maybe sent" from "not sent".
+   */
+  sendingSince?: string | null;
 }
 
 /** A new record id: `msg_` + 24 lowercase hex characters. */

@@ -18,8 +18,21 @@ export interface MessageStore {
   stats(sessionId: string, range?: TimeRange): Promise<MessageStats>;
 
   // ---- WRITES ----
-  /** Inserts a new record; false when the id exists (atomic). */
-  insert(record: MessageRecord): Promise<boolean>;
+  /**
+   * Inserts a new record; false when the id exists (atomic). `payload` (the full send body when it
+   * carries base64 media, which the record's `content` leaves out) is kept beside it with the same
+   * retention until {@link dropPayload}.
+   */
+  insert(record: MessageRecord, payload?: string): Promise<boolean>;
+  getPayload(id: string): Promise<string | null>;
+  dropPayload(id: string): Promise<void>;
+  /**
+   * Atomic read-modify-write: `change` sees the current record and returns the record to write (or
+   * `undefined` to write nothing) and a result. It may run more than once (Redis: compare-and-set,
+   * retried on a concurrent change), so it must be pure. Null when the id is unknown.
+   * A changed `chatId` or a new `waMessageId` is indexed.
+   */
+  modify<T>(id: string, change: (record: MessageRecord) => { record?: MessageRecord | undefined; result: T }): Promise<T | null>;
   /** Applies the status rules of `applyStatusUpdate` atomically; `record` is null when the id is unknown. */
   updateStatus(id: string, update: StatusUpdate): Promise<{ changed: boolean; record: MessageRecord | null }>;
   /** Records WhatsApp's id once: true when set (or already that value), false when unknown or set to another id. */

@@ -2,14 +2,29 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import type { SessionRegistry } from './session-registry.js';
+import type { ContactStore } from './contact-store.js';
+import { MemoryContactStore } from './memory/memory-contact-store.js';
+import { RedisContactStore } from './redis/redis-contact-store.js';
 import { MemorySessionRegistry } from './memory/memory-session-registry.js';
 import { RedisSessionRegistry } from './redis/redis-session-registry.js';
 import { closeRedis, openRedis } from './redis/redis-connection.js';
+import type { MessageStore } from './message-store.js';
+import type { IdempotencyStore } from './idempotency-store.js';
+import { MemoryMessageStore } from './memory/memory-message-store.js';
+import { MemoryIdempotencyStore } from './memory/memory-idempotency-store.js';
+import { RedisMessageStore } from './redis/redis-message-store.js';
+import { RedisIdempotencyStore } from './redis/redis-idempotency-store.js';
 
 /** The stores the gateway runs on, picked once from config: Redis when REDIS_URL is set, embedded otherwise. */
 export interface Storage {
   readonly mode: 'redis' | 'embedded';
   readonly registry: SessionRegistry;
+  /** Cache of each session's synced contacts. */
+  readonly contacts: ContactStore;
+  /** Message records, both directions. */
+  readonly messages: MessageStore;
+  /** `Idempotency-Key` reservations. */
+  readonly idempotency: IdempotencyStore;
   /** The shared command connection in Redis mode (rate limit, health). */
   readonly redis: Redis | null;
   close(): Promise<void>;
@@ -26,17 +41,42 @@ export async function openStorage(config: Config, options: StorageOptions = {}):
   if (config.redis) {
     const redis = await openRedis({ url: config.redis.url, password: config.redis.password, name: `${config.redis.prefix}:store` });
     const registry = new RedisSessionRegistry(redis, config.redis.prefix);
+    const contacts = new RedisContactStore(redis, config.redis.prefix);
+    const messages = new RedisMessageStore(redis, config.redis.prefix, config.send.messageTtlMs);
+    const idempotency = new RedisIdempotencyStore(redis, config.redis.prefix);
     return {
       mode: 'redis',
       registry,
+      contacts,
+      messages,
+      idempotency,
       redis,
       close: async () => {
         await registry.close();
+        await contacts.close();
+        await messages.close();
+        await idempotency.close();
         await closeRedis(redis);
       },
     };
   }
   const onWriteError = options.onWriteError ?? ((error: unknown) => process.emitWarning(`session registry write failed: ${String(error)}`));
   const registry = await MemorySessionRegistry.persistedTo(join(config.sessionsPath, REGISTRY_FILE), onWriteError);
-  return { mode: 'embedded', registry, redis: null, close: () => registry.close() };
+  const contacts = new MemoryContactStore();
+  const messages = new MemoryMessageStore();
+  const idempotency = new MemoryIdempotencyStore();
+  return {
+    mode: 'embedded',
+    registry,
+    contacts,
+    messages,
+    idempotency,
+    redis: null,
+    close: async () => {
+      await registry.close();
+      await contacts.close();
+      await messages.close();
+      await idempotency.close();
+    },
+  };
 }

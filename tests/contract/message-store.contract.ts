@@ -158,6 +158,36 @@ export function describeMessageStoreContract(name: string, harness: MessageStore
       expect((await store.get(record.id))?.attempts).toBe(11);
     }));
 
+    // ---- MODIFY AND PAYLOAD ----
+    it('modifies atomically, indexing a changed chat and a new WhatsApp id, and writes nothing when told so', withStore(async (store) => {
+      const record = messageRecord({ chatId: '5511988887777@c.us' });
+      await store.insert(record);
+      const moved = await store.modify(record.id, (r) => ({ record: { ...r, chatId: '551188887777@c.us', waMessageId: 'true_moved' }, result: r.chatId }));
+      expect(moved).toBe('5511988887777@c.us');
+      expect((await store.list('sales', { chatId: '551188887777@c.us' })).data.map((r) => r.id)).toEqual([record.id]);
+      expect((await store.list('sales', { chatId: '5511988887777@c.us' })).data).toEqual([]);
+      expect((await store.findByWaMessageId('sales', 'true_moved'))?.id).toBe(record.id);
+      expect(await store.modify(record.id, () => ({ result: 'read only' }))).toBe('read only');
+      expect(await store.modify('msg_unknown', () => ({ result: 1 }))).toBeNull();
+      const counters = await Promise.all(Array.from({ length: 20 }, () => store.modify(record.id, (r) => ({ record: { ...r, attempts: r.attempts + 1 }, result: r.attempts + 1 }))));
+      expect(new Set(counters).size).toBe(20);
+      expect((await store.get(record.id))?.attempts).toBe(20);
+    }));
+
+    it('keeps a payload beside a record until dropped or the session is deleted', withStore(async (store) => {
+      const record = messageRecord();
+      const other = messageRecord();
+      expect(await store.insert(record, '{"media":"big"}')).toBe(true);
+      expect(await store.insert(other, 'second')).toBe(true);
+      expect(await store.insert(record, 'replaced?')).toBe(false);
+      expect(await store.getPayload(record.id)).toBe('{"media":"big"}');
+      await store.dropPayload(record.id);
+      expect(await store.getPayload(record.id)).toBeNull();
+      expect(await store.getPayload('msg_unknown')).toBeNull();
+      await store.deleteSession('sales');
+      expect(await store.getPayload(other.id)).toBeNull();
+    }));
+
     // ---- HISTORY ----
     it('filters by chat, direction, status, type, time and latency', withStore(async (store) => {
       const rec = (n: number, o: Partial<MessageRecord>) => messageRecord({ createdAt: iso(T0 + n * 1_000), ...o });

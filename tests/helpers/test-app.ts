@@ -32,6 +32,9 @@ export async function testConfig(options: TestEnvOptions = {}): Promise<Config> 
     SIMULATOR_ACK_DELAYS_MS: '5,10,15',
     WHATSAPP_MAX_SESSIONS: '100',
     RATE_LIMIT_MAX: '100000',
+    // No pacing unless a test asks for it.
+    SEND_MIN_INTERVAL_MS: '0',
+    SEND_JITTER_MS: '0',
     ...(options.mode === 'redis' ? { REDIS_URL: inject('redisUrl'), REDIS_PREFIX: options.redisPrefix ?? `t${randomBytes(6).toString('hex')}` } : {}),
     ...options.env,
   };

@@ -47,7 +47,10 @@ export interface SimulatedInbound {
   type: 'text' | 'image' | 'video' | 'audio' | 'document' | 'sticker' | 'location';
   text?: string | undefined;
   media?: { data: string; mimetype: string; filename?: string | undefined } | undefined;
+  location?: NonNullable<InboundMessage['location']> | undefined;
   quotedMessageId?: string | undefined;
+  /** The name the contact gave themselves (WhatsApp's notifyName), kept in the address book. */
+  pushName?: string | undefined;
 }
 
 /** The whatsapp-web.js-shaped message a contact's write arrives as. */
@@ -68,7 +71,7 @@ export function simulatedInboundMessage(input: SimulatedInbound, me: EngineMe): 
     media: input.media ?? null,
     quotedMessageId: input.quotedMessageId ?? null,
     mentions: [],
-    location: null,
+    location: input.location ?? null,
     isForwarded: false,
     isStatus: false,
     fromPhone: chatId.endsWith('@c.us') ? chatId.slice(0, -'@c.us'.length) : null,
@@ -95,8 +98,13 @@ export class SimulatedPhone {
     return this.messages.get(waMessageId);
   }
 
+  /** Adds a chat to the address book; a pushName given later replaces the one known. */
   addContact(chatId: string, pushName: string | null = null): void {
-    if (this.contacts.has(chatId)) return;
+    const known = this.contacts.get(chatId);
+    if (known) {
+      if (pushName !== null) known.pushName = pushName;
+      return;
+    }
     const isGroup = chatId.endsWith('@g.us');
     const phone = chatId.endsWith('@c.us') ? chatId.slice(0, -'@c.us'.length) : null;
     this.contacts.set(chatId, {
@@ -111,7 +119,7 @@ export class SimulatedPhone {
   }
 
   listContacts(): EngineContact[] {
-    return [...this.contacts.values()];
+    return [...this.contacts.values()].map((contact) => ({ ...contact }));
   }
 
   listChats(): EngineChat[] {

@@ -21,9 +21,10 @@ import {
   simulatedInboundMessage,
   simulatedMessageId,
   type SimulatedInbound,
+  type SimulatedMessage,
 } from './simulated-phone.js';
 
-export type { SimulatedInbound };
+export type { SimulatedInbound, SimulatedMessage };
 
 export interface SimulatorOptions {
   /** How often a new QR code replaces the last one while nobody scans. */
@@ -47,6 +48,9 @@ export interface SimulatorFaults {
   autoAck?: boolean | undefined;
 }
 
+/** The faults in force (setFaults answers them). */
+export type ActiveSimulatorFaults = { [K in keyof SimulatorFaults]-?: NonNullable<SimulatorFaults[K]> };
+
 type State = 'idle' | 'qr' | 'linking' | 'ready' | 'closed';
 
 const isLink = (value: unknown): value is SimulatedLink =>
@@ -65,7 +69,7 @@ export class SimulatorEngine implements Engine {
   private state: State = 'idle';
   private me: EngineMe | null = null;
   private qrTimer: NodeJS.Timeout | null = null;
-  private faults: { failNextSends: number; sendLatencyMs: number; autoAck: boolean } = { failNextSends: 0, sendLatencyMs: 0, autoAck: true };
+  private faults: ActiveSimulatorFaults = { failNextSends: 0, sendLatencyMs: 0, autoAck: true };
 
   constructor(
     private readonly context: EngineContext,
@@ -137,17 +141,26 @@ export class SimulatorEngine implements Engine {
     return true;
   }
 
-  setFaults(faults: SimulatorFaults): void {
+  /** Changes the given faults, keeps the others; answers the faults now in force. */
+  setFaults(faults: SimulatorFaults): ActiveSimulatorFaults {
     this.faults = {
       failNextSends: faults.failNextSends ?? this.faults.failNextSends,
       sendLatencyMs: faults.sendLatencyMs ?? this.faults.sendLatencyMs,
       autoAck: faults.autoAck ?? this.faults.autoAck,
     };
+    return { ...this.faults };
+  }
+
+  /** A copy of what the simulated phone remembers of a message (either direction), if it does. */
+  message(waMessageId: string): SimulatedMessage | undefined {
+    const message = this.phone.find(waMessageId);
+    return message ? { ...message } : undefined;
   }
 
   /** A contact writes to us. Returns the WhatsApp id of the new message. */
   receive(input: SimulatedInbound): string {
     const message = simulatedInboundMessage(input, this.requireReady());
+    this.phone.addContact(message.chatId, input.pushName ?? null);
     this.phone.remember({ waMessageId: message.waMessageId, chatId: message.chatId, fromMe: false, body: message.body, type: input.type, timestamp: message.timestamp, revoked: false });
     this.events.emit({ type: 'message_create', message });
     this.events.emit({ type: 'message', message });

@@ -1,48 +1,21 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { z } from 'zod';
 import { AppError } from '../../errors.js';
 import { errorResponses } from '../../http/schemas.js';
-import { KNOWN_DISCONNECT_REASONS } from '../../sessions/disconnect-reasons.js';
 import type { SessionManager } from '../../sessions/session-manager.js';
 import { SessionIdParams, SessionResponse } from '../../sessions/session.schemas.js';
 import { SESSION_STATUSES } from '../../sessions/session.js';
-import { normalizePhone } from '../../messages/phone-number.js';
-import { SimulatorEngine } from './simulator-engine.js';
+import { readySimulatorOf, simulatorOf } from './simulator-access.js';
+import { simulatorMessageRoutes } from './simulator-message.routes.js';
+import { DisconnectBody, FaultsBody, FaultsResponse, ScanBody } from './simulator.schemas.js';
 
 const tags = ['Simulator'];
 const SCAN_SETTLE_MS = 2_000;
-
-const ScanBody = z
-  .object({
-    phone: z
-      .string()
-      .max(32)
-      .refine((p) => normalizePhone(p) !== null, 'must be a phone number (8–15 digits)')
-      .transform((p) => normalizePhone(p) ?? p)
-      .optional()
-      .describe('The simulated phone number (random when absent)'),
-    pushName: z.string().min(1).max(64).optional(),
-  })
-  .strict()
-  .meta({ examples: [{ phone: '5511999999999', pushName: 'Sales phone' }] });
-
-const DisconnectBody = z
-  .object({ reason: z.enum(KNOWN_DISCONNECT_REASONS).describe('A whatsapp-web.js disconnect reason') })
-  .strict()
-  .meta({ examples: [{ reason: 'CONFLICT' }] });
 
 /** Control routes of the simulated phone. On a non-simulator session they answer 422 NOT_SUPPORTED_BY_ENGINE. */
 export async function simulatorRoutes(parent: FastifyInstance, options: { sessions: SessionManager }): Promise<void> {
   const app = parent.withTypeProvider<ZodTypeProvider>();
   const { sessions } = options;
-
-  const simulatorOf = (id: string): SimulatorEngine | null => {
-    const session = sessions.get(id);
-    if (session.engine !== 'simulator') throw new AppError('NOT_SUPPORTED_BY_ENGINE', `Session '${id}' runs engine '${session.engine}', not the simulator`);
-    const engine = sessions.engineOf(id);
-    return engine instanceof SimulatorEngine ? engine : null;
-  };
 
   app.post('/api/v1/sessions/:id/simulator/scan', {
     schema: {
@@ -55,7 +28,7 @@ export async function simulatorRoutes(parent: FastifyInstance, options: { sessio
     },
     handler: async (request) => {
       const { id } = request.params;
-      const engine = simulatorOf(id);
+      const engine = simulatorOf(sessions, id);
       if (!engine || !(await engine.scan({ phone: request.body.phone, pushName: request.body.pushName }))) {
         throw new AppError('QR_NOT_AVAILABLE', `Session '${id}' is ${sessions.statusOf(id)}, not showing a QR code`);
       }
@@ -75,7 +48,7 @@ export async function simulatorRoutes(parent: FastifyInstance, options: { sessio
     },
     handler: async (request, reply) => {
       const { id } = request.params;
-      const engine = simulatorOf(id);
+      const engine = simulatorOf(sessions, id);
       const before = sessions.statusOf(id);
       if (!engine || !(await engine.disconnect(request.body.reason))) {
         throw new AppError('SESSION_NOT_READY', `Session '${id}' is ${before}: there is no connection to drop`);
@@ -85,4 +58,19 @@ export async function simulatorRoutes(parent: FastifyInstance, options: { sessio
       return reply.code(202).send(await sessions.waitForStatus(id, after, SCAN_SETTLE_MS));
     },
   });
+
+  app.post('/api/v1/sessions/:id/simulator/faults', {
+    schema: {
+      tags,
+      summary: 'Inject transient failures and latency into sends',
+      description:
+        'Changes the faults given and keeps the others; `{}` reads them. Faults belong to the running simulated phone: a restart, reconnect or stop resets them to none (autoAck true). 409 SESSION_NOT_READY unless the simulated phone is connected.',
+      params: SessionIdParams,
+      body: FaultsBody,
+      response: { 200: FaultsResponse, ...errorResponses('SESSION_NOT_FOUND', 'SESSION_NOT_READY', 'NOT_SUPPORTED_BY_ENGINE') },
+    },
+    handler: async (request) => readySimulatorOf(sessions, request.params.id).setFaults(request.body),
+  });
+
+  await app.register(simulatorMessageRoutes, { sessions });
 }

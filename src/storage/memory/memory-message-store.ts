@@ -24,6 +24,7 @@ export class MemoryMessageStore implements MessageStore {
   private readonly sessions = new Map<string, SessionMessages>();
   private readonly sessionOf = new Map<string, string>();
   private readonly maxPerSession: number;
+  private readonly payloads = new Map<string, string>();
 
   constructor(options: { maxPerSession?: number } = {}) {
     this.maxPerSession = Math.max(1, options.maxPerSession ?? DEFAULT_MAX_MESSAGES_PER_SESSION);
@@ -69,8 +70,9 @@ export class MemoryMessageStore implements MessageStore {
     return stats.result();
   }
 
-  async insert(record: MessageRecord): Promise<boolean> {
+  async insert(record: MessageRecord, payload?: string): Promise<boolean> {
     if (this.sessionOf.has(record.id)) return false;
+    if (payload !== undefined) this.payloads.set(record.id, payload);
     let session = this.sessions.get(record.sessionId);
     if (!session) {
       session = { records: new Map(), byWaId: new Map() };
@@ -92,6 +94,23 @@ export class MemoryMessageStore implements MessageStore {
     if (record?.waMessageId != null && session.byWaId.get(record.waMessageId) === id) session.byWaId.delete(record.waMessageId);
     session.records.delete(id);
     this.sessionOf.delete(id);
+    this.payloads.delete(id);
+  }
+
+  async getPayload(id: string): Promise<string | null> {
+    return this.payloads.get(id) ?? null;
+  }
+
+  async dropPayload(id: string): Promise<void> {
+    this.payloads.delete(id);
+  }
+
+  async modify<T>(id: string, change: (record: MessageRecord) => { record?: MessageRecord | undefined; result: T }): Promise<T | null> {
+    const found = this.find(id);
+    if (!found) return null;
+    const outcome = change(clone(found.record));
+    if (outcome.record !== undefined) this.replace(found.session, clone(outcome.record));
+    return outcome.result;
   }
 
   private replace(session: SessionMessages, record: MessageRecord): void {
@@ -126,7 +145,10 @@ export class MemoryMessageStore implements MessageStore {
   async deleteSession(sessionId: string): Promise<number> {
     const session = this.sessions.get(sessionId);
     if (!session) return 0;
-    for (const id of session.records.keys()) this.sessionOf.delete(id);
+    for (const id of session.records.keys()) {
+      this.sessionOf.delete(id);
+      this.payloads.delete(id);
+    }
     this.sessions.delete(sessionId);
     return session.records.size;
   }

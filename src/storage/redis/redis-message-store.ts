@@ -13,15 +13,23 @@ for i = 2, 4 do
   redis.call('PEXPIRE', KEYS[i], ARGV[2])
 end
 if KEYS[5] then redis.call('SET', KEYS[5], ARGV[4], 'PX', ARGV[2]) end
+if ARGV[6] ~= '' then redis.call('SET', ARGV[6], ARGV[7], 'PX', ARGV[2]) end
 return 1`;
 
-/** Compare-and-set of a record's JSON, refreshing the TTL of the record, its indexes and its waMessageId mapping. */
+/**
+ * Compare-and-set of a record's JSON, refreshing the TTL of the record, its indexes and its
+ * waMessageId mapping. The indexes are (re)added, which indexes a changed chatId; the member left
+ * in the old chat's index is skipped by scans (they check the record's chatId).
+ */
 const CAS = `
 local current = redis.call('GET', KEYS[1])
 if not current then return -1 end
 if current ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-for i = 2, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[3]) end
+for i = 2, 4 do
+  redis.call('ZADD', KEYS[i], ARGV[5], ARGV[4])
+  redis.call('PEXPIRE', KEYS[i], ARGV[3])
+end
 if KEYS[5] then redis.call('SET', KEYS[5], ARGV[4], 'PX', ARGV[3]) end
 return 1`;
 
@@ -173,11 +181,31 @@ export class RedisMessageStore implements MessageStore {
     }
   }
 
-  async insert(record: MessageRecord): Promise<boolean> {
+  private payloadKey(id: string): string {
+    return `${this.prefix}:msgpayload:${id}`;
+  }
+
+  async insert(record: MessageRecord, payload?: string): Promise<boolean> {
     const keys = this.keysOf(record);
     const cutoff = Date.now() - this.ttlMs;
-    const inserted = await this.redis.eval(INSERT, keys.length, ...keys, JSON.stringify(record), String(this.ttlMs), String(Date.parse(record.createdAt)), record.id, String(cutoff));
+    const inserted = await this.redis.eval(INSERT, keys.length, ...keys, JSON.stringify(record), String(this.ttlMs), String(Date.parse(record.createdAt)), record.id, String(cutoff),
+      payload === undefined ? '' : this.payloadKey(record.id), payload ?? '');
     return inserted === 1;
+  }
+
+  async getPayload(id: string): Promise<string | null> {
+    return this.redis.get(this.payloadKey(id));
+  }
+
+  async dropPayload(id: string): Promise<void> {
+    await this.redis.del(this.payloadKey(id));
+  }
+
+  async modify<T>(id: string, change: (record: MessageRecord) => { record?: MessageRecord | undefined; result: T }): Promise<T | null> {
+    return this.mutate<T | null>(id, (record) => {
+      const outcome = change(record);
+      return outcome.record === undefined ? { record, write: false, result: outcome.result } : { record: outcome.record, write: true, result: outcome.result };
+    }, null);
   }
 
   /** Read → change → compare-and-set, retried when another writer got there first. */
@@ -188,7 +216,7 @@ export class RedisMessageStore implements MessageStore {
       const outcome = change(JSON.parse(raw) as MessageRecord);
       if (!outcome.write) return outcome.result;
       const keys = this.keysOf(outcome.record);
-      const written = await this.redis.eval(CAS, keys.length, ...keys, raw, JSON.stringify(outcome.record), String(this.ttlMs), id);
+      const written = await this.redis.eval(CAS, keys.length, ...keys, raw, JSON.stringify(outcome.record), String(this.ttlMs), id, String(Date.parse(outcome.record.createdAt)));
       if (written === 1) return outcome.result;
       if (written === -1) return missing;
     }
@@ -235,7 +263,7 @@ export class RedisMessageStore implements MessageStore {
         const record = JSON.parse(raw) as MessageRecord;
         const [recordKey, , chatKey, , waKey] = this.keysOf(record);
         if (chatKey !== undefined) indexes.add(chatKey);
-        multi.del(...[recordKey, waKey].filter((k): k is string => k !== undefined));
+        multi.del(...[recordKey, waKey, this.payloadKey(record.id)].filter((k): k is string => k !== undefined));
         removed += 1;
       }
       await multi.exec();

@@ -1,0 +1,188 @@
+import type { AckLevel, EngineEvent, InboundMessage } from '../engines/engine.js';
+import { toContractEvent } from '../events/contract-events.js';
+import type { EventBus, GatewayEvent } from '../events/event-bus.js';
+import type { Logger } from '../logger.js';
+import type { SendQueue } from '../queue/send-queue.js';
+import type { MessageStore } from '../storage/message-store.js';
+import type { MessageRecord, StatusUpdate } from './message.js';
+import { newMessageId } from './message.js';
+import { publishMessageStatus } from './message-status-event.js';
+import { failQueued } from './send-attempt.js';
+import type { SendTracker } from './send-tracker.js';
+
+/** How long an ack may wait for the worker to record the id of the send it belongs to. */
+const SEND_SETTLE_WAIT_MS = 10_000;
+
+export interface MessagePipelineDeps {
+  bus: EventBus;
+  store: MessageStore;
+  queue: SendQueue;
+  tracker: SendTracker;
+  logger: Logger;
+}
+
+const STATUS_OF_ACK: Partial<Record<AckLevel, 'sent' | 'delivered' | 'read' | 'played'>> = { 1: 'sent', 2: 'delivered', 3: 'read', 4: 'played' };
+
+/**
+ * Engine events → message store → contract events, one session at a time in arrival order (so a
+ * session's events keep their order even though the store is asynchronous):
+ * - `message_ack` moves the outbound record's status (ack -1 → `failed`, `ACK_ERROR`) and
+ *   publishes `message.status` on a change; the `message_ack` event carries `gatewayMessageId`;
+ * - `message` (inbound) is stored as `received`, with `latency.receivedMs`;
+ * - `message_create`, `message_edit` and `message_revoke_everyone` carry `gatewayMessageId` when
+ *   the message went through the gateway; edits and revokes are noted on the record.
+ * A session deleted (status event reason `DELETED`) has its queued sends dropped and failed
+ * `SESSION_DELETED`. A store failure is logged; the contract event is published all the same.
+ */
+export class MessagePipeline {
+  private readonly chains = new Map<string, Promise<void>>();
+  private readonly offs: (() => void)[] = [];
+
+  constructor(private readonly deps: MessagePipelineDeps) {
+    this.offs.push(deps.bus.tapEngine((sessionId, event) => this.enqueue(sessionId, () => this.onEngineEvent(sessionId, event, new Date()))));
+    this.offs.push(
+      deps.bus.subscribe((event: GatewayEvent) => {
+        if (event.event === 'session.status' && event.data.reason === 'DELETED') this.enqueue(event.sessionId, () => this.onSessionDeleted(event.sessionId));
+      }),
+    );
+  }
+
+  /** Resolves when every event received so far has been handled (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.chains.size > 0) await Promise.all([...this.chains.values()]);
+  }
+
+  close(): void {
+    for (const off of this.offs.splice(0)) off();
+  }
+
+  private enqueue(sessionId: string, task: () => Promise<void>): void {
+    const previous = this.chains.get(sessionId) ?? Promise.resolve();
+    const next = previous
+      .then(task)
+      .catch((error: unknown) => this.deps.logger.error({ err: error, sessionId }, 'message pipeline step failed'))
+      .finally(() => {
+        if (this.chains.get(sessionId) === next) this.chains.delete(sessionId);
+      });
+    this.chains.set(sessionId, next);
+  }
+
+  private async onEngineEvent(sessionId: string, event: EngineEvent, seenAt: Date): Promise<void> {
+    const contract = toContractEvent(event, seenAt);
+    let gatewayMessageId: string | null = null;
+    try {
+      gatewayMessageId = await this.apply(sessionId, event, seenAt);
+    } catch (error) {
+      this.deps.logger.error({ err: error, sessionId, event: event.type }, 'recording an engine event in the message store failed');
+    }
+    if (!contract) return;
+    const data = gatewayMessageId === null ? contract.data : { ...contract.data, gatewayMessageId };
+    this.deps.bus.publish({ sessionId, event: contract.event, data, occurredAt: seenAt });
+  }
+
+  /** Records the event; returns our id of the message it concerns, when we have one. */
+  private async apply(sessionId: string, event: EngineEvent, seenAt: Date): Promise<string | null> {
+    switch (event.type) {
+      case 'message_ack':
+        return this.onAck(sessionId, event.waMessageId, event.ack, seenAt);
+      case 'message':
+        if (!event.message.fromMe) await this.storeInbound(sessionId, event.message, seenAt);
+        return null;
+      case 'message_create':
+        return event.message.fromMe ? ((await this.ours(sessionId, event.message.waMessageId))?.id ?? null) : null;
+      case 'message_edit':
+        return this.note(sessionId, event.waMessageId, (content) => ({ ...content, ...editedText(content, event.newBody), editedAt: event.editedAt }));
+      case 'message_revoke_everyone':
+        return this.note(sessionId, event.waMessageId, (content) => ({ ...content, revokedAt: event.revokedAt }));
+      default:
+        return null;
+    }
+  }
+
+  /** The record of one of our sends, once the worker has recorded its WhatsApp id. */
+  private async ours(sessionId: string, waMessageId: string): Promise<MessageRecord | null> {
+    await this.deps.tracker.settled(sessionId, SEND_SETTLE_WAIT_MS);
+    return this.deps.store.findByWaMessageId(sessionId, waMessageId);
+  }
+
+  private async onAck(sessionId: string, waMessageId: string, ack: AckLevel, seenAt: Date): Promise<string | null> {
+    const record = await this.ours(sessionId, waMessageId);
+    if (record?.direction !== 'outbound') return null;
+    const at = seenAt.toISOString();
+    const status = STATUS_OF_ACK[ack];
+    const update: StatusUpdate | null =
+      ack === -1 ? { status: 'failed', at, error: { code: 'ACK_ERROR', message: 'WhatsApp reported an error for this message (ack -1)' } } : status ? { status, at } : null;
+    if (update) {
+      const outcome = await this.deps.store.updateStatus(record.id, update);
+      if (outcome.changed && outcome.record) publishMessageStatus(this.deps.bus, outcome.record);
+    }
+    return record.id;
+  }
+
+  private async storeInbound(sessionId: string, m: InboundMessage, seenAt: Date): Promise<void> {
+    if (await this.deps.store.findByWaMessageId(sessionId, m.waMessageId)) return;
+    const receivedMs = m.timestamp > 0 ? Math.max(0, seenAt.getTime() - m.timestamp * 1000) : null;
+    await this.deps.store.insert({
+      id: newMessageId(),
+      sessionId,
+      chatId: m.chatId,
+      direction: 'inbound',
+      type: m.type,
+      status: 'received',
+      clientRef: null,
+      waMessageId: m.waMessageId,
+      content: {
+        body: m.body,
+        from: m.from,
+        ...(m.fromPhone ? { fromPhone: m.fromPhone } : {}),
+        author: m.author,
+        hasMedia: m.hasMedia,
+        quotedMessageId: m.quotedMessageId,
+        mentions: m.mentions,
+        ...(m.location ? { location: m.location } : {}),
+        timestamp: m.timestamp,
+      },
+      attempts: 0,
+      error: null,
+      createdAt: seenAt.toISOString(),
+      sentAt: null,
+      deliveredAt: null,
+      readAt: null,
+      playedAt: null,
+      failedAt: null,
+      latency: { toSentMs: null, toDeliveredMs: null, toReadMs: null, receivedMs },
+    });
+  }
+
+  private async note(sessionId: string, waMessageId: string, change: (content: Record<string, unknown>) => Record<string, unknown>): Promise<string | null> {
+    const record = await this.ours(sessionId, waMessageId);
+    if (!record) return null;
+    await this.deps.store.modify(record.id, (current) => ({ record: { ...current, content: change(current.content) }, result: null }));
+    return record.direction === 'outbound' ? record.id : null;
+  }
+
+  private async onSessionDeleted(sessionId: string): Promise<void> {
+    await this.deps.queue.removeSession(sessionId);
+    const at = new Date().toISOString();
+    for (;;) {
+      const page = await this.deps.store.list(sessionId, { direction: 'outbound', status: 'queued', limit: 200 });
+      let changed = 0;
+      for (const record of page.data) {
+        const failed = await this.deps.store.modify(record.id, failQueued({ code: 'SESSION_DELETED', message: `Session '${sessionId}' was deleted` }, at));
+        if (failed?.changed) {
+          changed += 1;
+          publishMessageStatus(this.deps.bus, failed.record);
+        }
+        await this.deps.store.dropPayload(record.id);
+      }
+      if (page.nextCursor === null || changed === 0) return;
+    }
+  }
+}
+
+/** An edit replaces the text an outbound record shows (`text` or `caption`) or an inbound one's `body`. */
+function editedText(content: Record<string, unknown>, newBody: string): Record<string, unknown> {
+  if ('text' in content) return { text: newBody };
+  if ('caption' in content) return { caption: newBody };
+  return { body: newBody };
+}

@@ -1,0 +1,184 @@
+import { Redis } from 'ioredis';
+import { closeRedis, openRedis } from '../storage/redis/redis-connection.js';
+import { BullmqLane, type LaneSettings } from './bullmq-lane.js';
+import { DEFAULT_ERROR_RETRY_MS, type SendQueueErrorHandler } from './lane-job.js';
+import type { SendJob, SendProcessor, SendQueue, SendQueueCounts } from './send-queue.js';
+
+export interface BullmqSendQueueOptions {
+  redisUrl: string;
+  redisPassword?: string | undefined;
+  /** The gateway's key prefix (REDIS_PREFIX). BullMQ keys live under `<prefix>:bull`, the lane set at `<prefix>:send:lanes`. */
+  prefix: string;
+  /** How long a job's lock lasts without renewal: how soon a job of a dead process is offered again. Default 30 s. */
+  lockDurationMs?: number;
+  /** How often stalled jobs (lock expired) are looked for. Default 30 s. */
+  stalledIntervalMs?: number;
+  /** Wait before a job whose processor threw is offered again. Default 1 s. */
+  errorRetryMs?: number;
+  /** Longest `close()` waits for the lanes before it cuts the connections (Redis down). Default 10 s. */
+  closeTimeoutMs?: number;
+  onError?: SendQueueErrorHandler;
+}
+
+/** Session ids are validated upstream; checked again because they become Redis key parts. */
+const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+function checkSessionId(sessionId: string): void {
+  if (!SESSION_ID.test(sessionId)) throw new Error(`invalid session id for the send queue: ${JSON.stringify(sessionId)}`);
+}
+
+/** Workers block on their connection (BZPOPMIN) and must queue commands while Redis is away. */
+async function openWorkerRedis(options: BullmqSendQueueOptions): Promise<Redis> {
+  const redis = new Redis(options.redisUrl, {
+    ...(options.redisPassword ? { password: options.redisPassword } : {}),
+    connectionName: `${options.prefix}:send-worker`,
+    lazyConnect: true,
+    maxRetriesPerRequest: null,
+    connectTimeout: 5_000,
+    retryStrategy: (times) => Math.min(times * 200, 2_000),
+  });
+  redis.on('error', () => undefined);
+  await redis.connect();
+  return redis;
+}
+
+/**
+ * The Redis-mode send queue (durable) on BullMQ: one Queue + one Worker (concurrency 1) per session
+ * lane, see `bullmq-lane.ts`. The set `<prefix>:send:lanes` names the lanes, so that `start()` finds
+ * jobs left by an earlier run. Connections: one fail-fast producer connection shared by all lanes,
+ * one worker connection shared by all Workers, plus one blocking connection per started lane
+ * (BullMQ duplicates the worker connection) — so a lane costs one Redis connection, bounded by
+ * WHATSAPP_MAX_SESSIONS. BullMQ leaves the connections we pass alone, so `close()` closes them.
+ * One gateway process consumes a prefix: an ACTIVE job found at start is taken for a dead one's.
+ */
+export class BullmqSendQueue implements SendQueue {
+  readonly kind = 'bullmq' as const;
+  private readonly lanes = new Map<string, BullmqLane>();
+  /** Lanes this instance has put in the lane set already. */
+  private readonly registered = new Set<string>();
+  private readonly settings: LaneSettings;
+  private readonly lanesKey: string;
+  private readonly closeTimeoutMs: number;
+  private processor: SendProcessor | null = null;
+  private closing: Promise<void> | null = null;
+
+  /** Opens the connections (rejects when Redis cannot be reached). */
+  static async open(options: BullmqSendQueueOptions): Promise<BullmqSendQueue> {
+    const producer = await openRedis({ url: options.redisUrl, password: options.redisPassword, name: `${options.prefix}:send` });
+    try {
+      return new BullmqSendQueue(options, producer, await openWorkerRedis(options));
+    } catch (error) {
+      await closeRedis(producer);
+      throw error;
+    }
+  }
+
+  private constructor(
+    options: BullmqSendQueueOptions,
+    private readonly producer: Redis,
+    private readonly workerConnection: Redis,
+  ) {
+    this.settings = {
+      producer,
+      workerConnection,
+      bullPrefix: `${options.prefix}:bull`,
+      lockDurationMs: options.lockDurationMs ?? 30_000,
+      stalledIntervalMs: options.stalledIntervalMs ?? 30_000,
+      errorRetryMs: options.errorRetryMs ?? DEFAULT_ERROR_RETRY_MS,
+      onError: options.onError,
+    };
+    this.lanesKey = `${options.prefix}:send:lanes`;
+    this.closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
+  }
+
+  async add(job: SendJob): Promise<void> {
+    this.checkOpen();
+    const lane = this.lane(job.sessionId, true);
+    // Listed before the job is stored: a crash in between leaves an empty lane listed, not a lost job.
+    if (!this.registered.has(job.sessionId)) {
+      await this.producer.sadd(this.lanesKey, job.sessionId);
+      this.registered.add(job.sessionId);
+    }
+    await lane.add(job);
+  }
+
+  async start(processor: SendProcessor): Promise<void> {
+    if (this.processor) throw new Error('send queue already started');
+    this.checkOpen();
+    this.processor = processor;
+    for (const sessionId of await this.producer.smembers(this.lanesKey)) {
+      if (SESSION_ID.test(sessionId)) this.lane(sessionId, true);
+    }
+    for (const lane of this.lanes.values()) lane.start(processor);
+  }
+
+  async counts(sessionId?: string): Promise<SendQueueCounts> {
+    if (sessionId !== undefined) {
+      if (!SESSION_ID.test(sessionId)) return { waiting: 0, active: 0 };
+      return this.lane(sessionId, false).counts();
+    }
+    const ids = new Set([...(await this.producer.smembers(this.lanesKey)), ...this.lanes.keys()]);
+    const all = await Promise.all([...ids].filter((id) => SESSION_ID.test(id)).map((id) => this.lane(id, false).counts()));
+    return all.reduce((sum, c) => ({ waiting: sum.waiting + c.waiting, active: sum.active + c.active }), { waiting: 0, active: 0 });
+  }
+
+  /** Stops the lane's Worker (its running processor is aborted and awaited), then obliterates its queue. */
+  async removeSession(sessionId: string): Promise<number> {
+    checkSessionId(sessionId);
+    this.checkOpen();
+    const lane = this.lanes.get(sessionId) ?? new BullmqLane(sessionId, this.settings);
+    this.lanes.delete(sessionId);
+    this.registered.delete(sessionId);
+    const dropped = await lane.remove();
+    await this.producer.srem(this.lanesKey, sessionId);
+    return dropped;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const lanes = [...this.lanes.values()];
+      this.lanes.clear();
+      // Bounded: with Redis down a Worker's close waits on commands queued for the reconnect;
+      // cutting the connections below fails those commands and lets it finish.
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.closeTimeoutMs)));
+      await Promise.race([Promise.allSettled(lanes.map((lane) => lane.close())), timeout]);
+      clearTimeout(timer);
+      await closeRedis(this.workerConnection);
+      await closeRedis(this.producer);
+    })();
+    return this.closing;
+  }
+
+  /**
+   * Test hook, not for production: stops this instance as if its process had died — connections cut
+   * first, Workers force-closed, so no job is moved back, completed or failed. Its active jobs stay
+   * ACTIVE until their locks expire and a stalled checker recovers them. `close()` is a no-op after.
+   */
+  crashForTests(): Promise<void> {
+    this.closing ??= (async () => {
+      this.producer.disconnect();
+      this.workerConnection.disconnect();
+      const lanes = [...this.lanes.values()];
+      this.lanes.clear();
+      await Promise.allSettled(lanes.map((lane) => lane.crash()));
+    })();
+    return this.closing;
+  }
+
+  /** The lane of a session, made on first use; `start` also starts its Worker once the queue is started. */
+  private lane(sessionId: string, start: boolean): BullmqLane {
+    checkSessionId(sessionId);
+    let lane = this.lanes.get(sessionId);
+    if (!lane) {
+      lane = new BullmqLane(sessionId, this.settings);
+      this.lanes.set(sessionId, lane);
+    }
+    if (start && this.processor) lane.start(this.processor);
+    return lane;
+  }
+
+  private checkOpen(): void {
+    if (this.closing) throw new Error('send queue is closed');
+  }
+}

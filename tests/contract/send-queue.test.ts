@@ -1,0 +1,101 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, describe, expect, inject, it, vi } from 'vitest';
+import { BullmqSendQueue, type BullmqSendQueueOptions } from '../../src/queue/bullmq-send-queue.js';
+import { MemorySendQueue } from '../../src/queue/memory-send-queue.js';
+import { ProcessorCalls, deferred, describeSendQueueContract, ids, job } from './send-queue.contract.js';
+
+const ERROR_RETRY_MS = 50;
+
+describeSendQueueContract('memory', {
+  open: async (options = {}) => new MemorySendQueue({ ...options, errorRetryMs: ERROR_RETRY_MS }),
+});
+
+const newPrefix = (): string => `sq${randomBytes(6).toString('hex')}`;
+
+/** A BullMQ queue on a prefix of its own (or the given one). Locks short enough to exercise renewal. */
+const openBullmq = (prefix: string, options: Partial<BullmqSendQueueOptions> = {}): Promise<BullmqSendQueue> =>
+  BullmqSendQueue.open({ redisUrl: inject('redisUrl'), prefix, lockDurationMs: 4_000, stalledIntervalMs: 1_000, errorRetryMs: ERROR_RETRY_MS, ...options });
+
+describeSendQueueContract('bullmq', (() => {
+  const prefixes = new WeakMap<object, string>();
+  const open = async (prefix: string, options = {}): Promise<BullmqSendQueue> => {
+    const queue = await openBullmq(prefix, options);
+    prefixes.set(queue, prefix);
+    return queue;
+  };
+  return {
+    open: (options) => open(newPrefix(), options),
+    reopen: (queue, options) => open(prefixes.get(queue) ?? '', options),
+  };
+})());
+
+describe('bullmq send queue', () => {
+  const admin = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 1 });
+  const opened: BullmqSendQueue[] = [];
+  const open = async (prefix: string, options: Partial<BullmqSendQueueOptions> = {}): Promise<BullmqSendQueue> => {
+    const queue = await openBullmq(prefix, options);
+    opened.push(queue);
+    return queue;
+  };
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((q) => q.close()));
+  });
+  afterAll(async () => {
+    await admin.quit();
+  });
+
+  /** Names of the Redis connections open under a prefix (ours and BullMQ's are all named after it). */
+  const connectionsOf = async (prefix: string): Promise<string[]> => {
+    const list = (await admin.call('CLIENT', 'LIST')) as string;
+    return list.split('\n').map((line) => /(?:^| )name=(\S*)/.exec(line)?.[1] ?? '').filter((n) => n.startsWith(prefix));
+  };
+
+  it('recovers a job whose process died mid-processing: first, then the rest of its lane in order', async () => {
+    const prefix = newPrefix();
+    const short = { lockDurationMs: 1_000, stalledIntervalMs: 300 };
+    const dying = await open(prefix, short);
+    const entered = deferred();
+    await dying.start(async (j) => {
+      if (j.messageId !== job('k', 1).messageId) return { outcome: 'done' };
+      entered.resolve();
+      return new Promise(() => undefined); // never returns: the process "dies" in here
+    });
+    for (const n of [1, 2, 3, 4]) await dying.add(job('k', n));
+    await dying.add(job('k', 2)); // a duplicate of a waiting job: ignored
+    await entered.promise;
+    await dying.crashForTests();
+    // Cut, not quit: the server notices the closed sockets a moment later.
+    await vi.waitFor(async () => expect(await connectionsOf(prefix)).toEqual([]), { timeout: 5_000, interval: 20 });
+
+    const next = await open(prefix, short);
+    expect(await next.counts('k')).toEqual({ waiting: 3, active: 1 });
+    const calls = new ProcessorCalls();
+    await next.start(async (j) => {
+      calls.add(j);
+      return { outcome: 'done' };
+    });
+    await calls.reach('k', 4);
+    expect(calls.of('k')).toEqual(ids('k', 1, 2, 3, 4));
+  });
+
+  it('costs one connection per started lane plus two, and closes every connection it opened', async () => {
+    const prefix = newPrefix();
+    const queue = await open(prefix);
+    const calls = new ProcessorCalls();
+    await queue.start(async (j) => {
+      calls.add(j);
+      return { outcome: 'done' };
+    });
+    for (const s of ['x', 'y', 'z']) await queue.add(job(s, 1));
+    for (const s of ['x', 'y', 'z']) await calls.reach(s, 1);
+    expect(await connectionsOf(prefix)).toHaveLength(2 + 3);
+    await queue.close();
+    expect(await connectionsOf(prefix)).toEqual([]);
+  });
+
+  it('rejects session ids that cannot be part of a Redis key', async () => {
+    const queue = await open(newPrefix());
+    await expect(queue.add({ sessionId: 'a:b', messageId: 'm-1' })).rejects.toThrow(/invalid session id/);
+  });
+});
