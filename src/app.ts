@@ -62,6 +62,8 @@ export interface BuildOptions {
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
+/** How long closing waits for running sends before it stops the engines under them. */
+const QUEUE_DRAIN_MS = 5_000;
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
@@ -131,9 +133,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await queue.start(processor.process);
   });
   app.addHook('onClose', async () => {
-    // Workers first (their current job ends), then the engines, then what they wrote to.
-    await queue.close();
+    // Workers first (their current job ends), then the engines, then what they wrote to. An engine
+    // call that does not end soon is cut short by stopping the engines (the job is kept for the next start).
+    const queueClosed = queue.close();
+    await Promise.race([queueClosed, new Promise((resolve) => setTimeout(resolve, QUEUE_DRAIN_MS).unref())]);
     await sessions.close();
+    await queueClosed;
     await pipeline.idle();
     pipeline.close();
     await storage.close();

@@ -28,7 +28,7 @@ export class NumberLookupCache {
   constructor(options: NumberLookupOptions = {}) {
     this.ttlMs = options.ttlMs ?? NUMBER_LOOKUP_TTL_MS;
     this.maxEntries = options.maxEntries ?? NUMBER_LOOKUP_MAX_ENTRIES;
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? ((): number => Date.now());
   }
 
   /** The canonical chat id of `phone` (digits) for this session, asking `lookup` only when no fresh answer is cached. */

@@ -6,6 +6,7 @@ import type { MessageService } from './message-service.js';
 import { publishMessageStatus } from './message-status-event.js';
 import type { EventBus } from '../events/event-bus.js';
 import { cancelQueued } from './send-attempt.js';
+import { textField } from './message-pipeline.js';
 
 export interface ActionResult {
   id: string | null;
@@ -33,7 +34,7 @@ export class MessageActions {
     await this.deps.sessions.readyEngine(sessionId).edit(waMessageId, text);
     const message = record
       ? await this.deps.store.modify(record.id, (current) => {
-          const field = 'caption' in current.content ? 'caption' : 'text';
+          const field = textField(current.content);
           const next = { ...current, content: { ...current.content, [field]: text, editedAt: Math.floor(Date.now() / 1000) } };
           return { record: next, result: next };
         })

@@ -91,7 +91,10 @@ export class MessagePipeline {
       case 'message_create':
         return event.message.fromMe ? ((await this.ours(sessionId, event.message.waMessageId))?.id ?? null) : null;
       case 'message_edit':
-        return this.note(sessionId, event.waMessageId, (content) => ({ ...content, ...editedText(content, event.newBody), editedAt: event.editedAt }));
+        // Applied only over the text it replaced: a late event never undoes a newer edit.
+        return this.note(sessionId, event.waMessageId, (content) =>
+          shownText(content) === event.previousBody ? { ...content, [textField(content)]: event.newBody, editedAt: event.editedAt } : null,
+        );
       case 'message_revoke_everyone':
         return this.note(sessionId, event.waMessageId, (content) => ({ ...content, revokedAt: event.revokedAt }));
       default:
@@ -154,10 +157,13 @@ export class MessagePipeline {
     });
   }
 
-  private async note(sessionId: string, waMessageId: string, change: (content: Record<string, unknown>) => Record<string, unknown>): Promise<string | null> {
+  private async note(sessionId: string, waMessageId: string, change: (content: Record<string, unknown>) => Record<string, unknown> | null): Promise<string | null> {
     const record = await this.ours(sessionId, waMessageId);
     if (!record) return null;
-    await this.deps.store.modify(record.id, (current) => ({ record: { ...current, content: change(current.content) }, result: null }));
+    await this.deps.store.modify(record.id, (current) => {
+      const content = change(current.content);
+      return { record: content ? { ...current, content } : undefined, result: null };
+    });
     return record.direction === 'outbound' ? record.id : null;
   }
 
@@ -180,9 +186,11 @@ export class MessagePipeline {
   }
 }
 
-/** An edit replaces the text an outbound record shows (`text` or `caption`) or an inbound one's `body`. */
-function editedText(content: Record<string, unknown>, newBody: string): Record<string, unknown> {
-  if ('text' in content) return { text: newBody };
-  if ('caption' in content) return { caption: newBody };
-  return { body: newBody };
+/** The field holding a record's text: `text` or `caption` (outbound), `body` (inbound). */
+export function textField(content: Record<string, unknown>): 'text' | 'caption' | 'body' {
+  return 'text' in content ? 'text' : 'caption' in content ? 'caption' : 'body';
+}
+
+function shownText(content: Record<string, unknown>): unknown {
+  return content[textField(content)];
 }

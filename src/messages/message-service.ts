@@ -128,7 +128,9 @@ export class MessageService {
 
   /** Null when the key is now ours; the original record on a replay; throws on reuse with another body. */
   private async reserve(sessionId: string, key: string, body: SendMessage, id: string): Promise<MessageRecord | null> {
-    const hash = createHash('sha256').update(JSON.stringify(body)).digest('base64url');
+    // The normalised body: `+55 (11) 9…` and `5511 9…` are the same request.
+    const recipient = body.to.kind === 'chat' ? { kind: 'chat', chatId: body.to.chatId } : { kind: 'phone', phone: body.to.phone };
+    const hash = createHash('sha256').update(JSON.stringify({ ...body, to: recipient })).digest('base64url');
     const deadline = Date.now() + PARALLEL_DUPLICATE_WAIT_MS;
     for (;;) {
       const reservation = await this.deps.idempotency.reserve(sessionId, key, hash, id, IDEMPOTENCY_TTL_MS);

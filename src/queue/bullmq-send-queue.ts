@@ -20,6 +20,17 @@ export interface BullmqSendQueueOptions {
   onError?: SendQueueErrorHandler;
 }
 
+/** Whether `promise` settles within `ms` (the timer is cleared either way). */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(resolve, ms, false)));
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Session ids are validated upstream; checked again because they become Redis key parts. */
 const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -27,15 +38,20 @@ function checkSessionId(sessionId: string): void {
   if (!SESSION_ID.test(sessionId)) throw new Error(`invalid session id for the send queue: ${JSON.stringify(sessionId)}`);
 }
 
+/** Lets the worker connection, and BullMQ's duplicates of it (they copy its retryStrategy), stop reconnecting. */
+interface Reconnect {
+  enabled: boolean;
+}
+
 /** Workers block on their connection (BZPOPMIN) and must queue commands while Redis is away. */
-async function openWorkerRedis(options: BullmqSendQueueOptions): Promise<Redis> {
+async function openWorkerRedis(options: BullmqSendQueueOptions, reconnect: Reconnect): Promise<Redis> {
   const redis = new Redis(options.redisUrl, {
     ...(options.redisPassword ? { password: options.redisPassword } : {}),
     connectionName: `${options.prefix}:send-worker`,
     lazyConnect: true,
     maxRetriesPerRequest: null,
     connectTimeout: 5_000,
-    retryStrategy: (times) => Math.min(times * 200, 2_000),
+    retryStrategy: (times) => (reconnect.enabled ? Math.min(times * 200, 2_000) : null),
   });
   redis.on('error', () => undefined);
   await redis.connect();
@@ -65,8 +81,9 @@ export class BullmqSendQueue implements SendQueue {
   /** Opens the connections (rejects when Redis cannot be reached). */
   static async open(options: BullmqSendQueueOptions): Promise<BullmqSendQueue> {
     const producer = await openRedis({ url: options.redisUrl, password: options.redisPassword, name: `${options.prefix}:send` });
+    const reconnect = { enabled: true };
     try {
-      return new BullmqSendQueue(options, producer, await openWorkerRedis(options));
+      return new BullmqSendQueue(options, producer, await openWorkerRedis(options, reconnect), reconnect);
     } catch (error) {
       await closeRedis(producer);
       throw error;
@@ -77,6 +94,7 @@ export class BullmqSendQueue implements SendQueue {
     options: BullmqSendQueueOptions,
     private readonly producer: Redis,
     private readonly workerConnection: Redis,
+    private readonly reconnect: Reconnect,
   ) {
     this.settings = {
       producer,
@@ -138,12 +156,14 @@ export class BullmqSendQueue implements SendQueue {
     this.closing ??= (async () => {
       const lanes = [...this.lanes.values()];
       this.lanes.clear();
-      // Bounded: with Redis down a Worker's close waits on commands queued for the reconnect;
-      // cutting the connections below fails those commands and lets it finish.
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, this.closeTimeoutMs)));
-      await Promise.race([Promise.allSettled(lanes.map((lane) => lane.close())), timeout]);
-      clearTimeout(timer);
+      const closed = Promise.allSettled(lanes.map((lane) => lane.close()));
+      if (!(await settlesWithin(closed, this.closeTimeoutMs))) {
+        // Redis is away: the Workers wait on commands queued for a reconnect (ioredis never fails
+        // them on disconnect() while reconnecting). Ending the reconnects fails those commands, so
+        // the Workers finish closing and no BullMQ timer or connection is left behind.
+        this.reconnect.enabled = false;
+        await settlesWithin(closed, 10_000);
+      }
       await closeRedis(this.workerConnection);
       await closeRedis(this.producer);
     })();

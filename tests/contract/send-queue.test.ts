@@ -79,6 +79,41 @@ describe('bullmq send queue', () => {
     expect(calls.of('k')).toEqual(ids('k', 1, 2, 3, 4));
   });
 
+  it('puts a job interrupted by close() back at the taking end of its wait list, with no attempt counted', async () => {
+    const prefix = newPrefix();
+    const queue = await open(prefix);
+    const waiting = deferred();
+    await queue.start(async (j) => {
+      if (j.messageId !== job('w', 1).messageId) return { outcome: 'done' };
+      waiting.resolve();
+      return { outcome: 'retry', delayMs: 60_000 };
+    });
+    for (const n of [1, 2, 3]) await queue.add(job('w', n));
+    await waiting.promise;
+    expect(await admin.lrange(`${prefix}:bull:send-w:active`, 0, -1)).toEqual(ids('w', 1));
+    await queue.close();
+    // Adds LPUSH and workers RPOPLPUSH: the right end is the next job taken.
+    expect(await admin.lrange(`${prefix}:bull:send-w:wait`, 0, -1)).toEqual(ids('w', 3, 2, 1));
+    expect(await admin.llen(`${prefix}:bull:send-w:active`)).toBe(0);
+    const hash = await admin.hgetall(`${prefix}:bull:send-w:${job('w', 1).messageId}`);
+    expect(hash.failedReason).toBeUndefined();
+    expect(Number(hash.atm ?? 0)).toBe(0);
+    expect(await admin.exists(`${prefix}:bull:send-w:limiter`)).toBe(0);
+  });
+
+  it('keeps the lock of a job waiting to retry longer than lockDuration (no redelivery)', async () => {
+    const queue = await open(newPrefix(), { lockDurationMs: 500, stalledIntervalMs: 150 });
+    const calls = new ProcessorCalls();
+    await queue.start(async (j) => {
+      calls.add(j);
+      return calls.of('l').length === 1 ? { outcome: 'retry', delayMs: 1_500 } : { outcome: 'done' };
+    });
+    await queue.add(job('l', 1));
+    await queue.add(job('l', 2));
+    await calls.reach('l', 3);
+    expect(calls.of('l')).toEqual(ids('l', 1, 1, 2));
+  });
+
   it('costs one connection per started lane plus two, and closes every connection it opened', async () => {
     const prefix = newPrefix();
     const queue = await open(prefix);

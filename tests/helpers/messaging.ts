@@ -51,3 +51,17 @@ export class MessageStatusLog extends GatewayEventLog {
     }, timeoutMs, `${ids.length} messages reaching ${statuses.join('|')}`);
   }
 }
+
+/**
+ * Re-checks `probe` every 10 ms until it returns a non-null value — for state that no event
+ * announces (a store field filled in without a status change). Fails after `timeoutMs`.
+ */
+export async function eventually<V>(probe: () => Promise<V | null | undefined>, timeoutMs = 5_000): Promise<V> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== null && value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

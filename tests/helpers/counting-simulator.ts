@@ -1,0 +1,31 @@
+import type { EngineContext, OutboundContent, SendOptions, SendResult } from '../../src/engines/engine.js';
+import { SimulatorEngine, type SimulatorOptions } from '../../src/engines/simulator/simulator-engine.js';
+import type { SimulatorDriver } from '../../src/engines/simulator/simulator-driver.js';
+
+export interface RecordedSend {
+  sessionId: string;
+  chatId: string;
+  content: OutboundContent;
+  options: SendOptions;
+  waMessageId: string;
+}
+
+/**
+ * A simulator driver whose engines report every send that WhatsApp "took" (after the simulated
+ * faults), so that tests can count what left the gateway — e.g. to prove nothing is sent twice.
+ */
+export function countingSimulatorDriver(onSend: (send: RecordedSend) => void, options: Partial<SimulatorOptions> = {}): SimulatorDriver {
+  const settings: SimulatorOptions = { qrRotationMs: 60_000, ackDelaysMs: [5, 10, 15], ...options };
+  return {
+    name: 'simulator',
+    create: (context: EngineContext) =>
+      new (class extends SimulatorEngine {
+        override async send(chatId: string, content: OutboundContent, sendOptions: SendOptions): Promise<SendResult> {
+          const result = await super.send(chatId, content, sendOptions);
+          onSend({ sessionId: context.sessionId, chatId, content, options: sendOptions, waMessageId: result.waMessageId });
+          return result;
+        }
+      })(context, settings),
+    removeAuthData: async () => undefined,
+  };
+}
