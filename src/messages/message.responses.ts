@@ -14,7 +14,9 @@ export const MessageResponse = z
     chatId: z.string().describe('For a phone number: the canonical id WhatsApp resolved it to'),
     direction: z.enum(MESSAGE_DIRECTIONS),
     type: z.string(),
-    status: z.enum(MESSAGE_STATUSES).describe('queued → sent (ack ≥ 1) → delivered (2) → read (3) → played (4), or failed; inbound: received. Never goes backwards'),
+    status: z
+      .enum(MESSAGE_STATUSES)
+      .describe('queued → sent (WhatsApp Web took it and gave it an id; ack 1 follows) → delivered (ack 2) → read (3) → played (4), or failed; inbound: received. Never goes backwards'),
     clientRef: z.string().nullable(),
     waMessageId: z.string().nullable().describe("WhatsApp's id, once WhatsApp Web holds the message"),
     content: z.record(z.string(), z.unknown()).describe('The body sent (media without its bytes), or what was received'),

@@ -21,12 +21,15 @@ export function beginAttempt(at: string) {
   };
 }
 
-/** The engine took the message: WhatsApp's id recorded (and `sent` when the engine already saw ack ≥ 1). */
-export function attemptSucceeded(waMessageId: string, at: string, acked: boolean) {
+/**
+ * The engine took the message: WhatsApp's id recorded and the record `sent`. whatsapp-web.js
+ * resolves `sendMessage` once WhatsApp Web holds the message and is sending it to the server (ack
+ * 0); its ack 1 follows within moments. Waiting for that ack would leave a record `queued` for good
+ * when the ack is never seen (the process died in between), so the handoff is what `sent` means.
+ */
+export function attemptSucceeded(waMessageId: string, at: string) {
   return (record: MessageRecord): { record: MessageRecord; result: { record: MessageRecord; changed: boolean } } => {
-    const cleared: MessageRecord = { ...record, sendingSince: null, waMessageId: record.waMessageId ?? waMessageId };
-    if (!acked) return { record: cleared, result: { record: cleared, changed: false } };
-    const outcome = applyStatusUpdate(cleared, { status: 'sent', at });
+    const outcome = applyStatusUpdate({ ...record, sendingSince: null }, { status: 'sent', at, waMessageId });
     return { record: outcome.record, result: { record: outcome.record, changed: outcome.changed } };
   };
 }

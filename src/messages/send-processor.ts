@@ -99,7 +99,7 @@ export class SendProcessor {
       return this.attemptFailed(begun.record, error);
     }
     try {
-      const done = await store.modify(record.id, attemptSucceeded(result.waMessageId, iso(), false));
+      const done = await store.modify(record.id, attemptSucceeded(result.waMessageId, iso()));
       if (done?.changed) publishMessageStatus(this.deps.bus, done.record);
     } finally {
       settle();

@@ -15,7 +15,7 @@ export interface BullmqSendQueueOptions {
   stalledIntervalMs?: number;
   /** Wait before a job whose processor threw is offered again. Default 1 s. */
   errorRetryMs?: number;
-  /** Longest `close()` waits for the lanes before it cuts the connections (Redis down). Default 10 s. */
+  /** Longest `close()` waits for the lanes before it gives up on Redis coming back (Redis down). Default 10 s. */
   closeTimeoutMs?: number;
   onError?: SendQueueErrorHandler;
 }
@@ -111,7 +111,7 @@ export class BullmqSendQueue implements SendQueue {
 
   async add(job: SendJob): Promise<void> {
     this.checkOpen();
-    const lane = this.lane(job.sessionId, true);
+    const lane = this.lane(job.sessionId);
     // Listed before the job is stored: a crash in between leaves an empty lane listed, not a lost job.
     if (!this.registered.has(job.sessionId)) {
       await this.producer.sadd(this.lanesKey, job.sessionId);
@@ -123,24 +123,35 @@ export class BullmqSendQueue implements SendQueue {
   async start(processor: SendProcessor): Promise<void> {
     if (this.processor) throw new Error('send queue already started');
     this.checkOpen();
+    const listed = await this.producer.smembers(this.lanesKey);
     this.processor = processor;
-    for (const sessionId of await this.producer.smembers(this.lanesKey)) {
-      if (SESSION_ID.test(sessionId)) this.lane(sessionId, true);
-    }
+    for (const sessionId of listed) if (SESSION_ID.test(sessionId)) this.lane(sessionId);
     for (const lane of this.lanes.values()) lane.start(processor);
   }
 
   async counts(sessionId?: string): Promise<SendQueueCounts> {
-    if (sessionId !== undefined) {
-      if (!SESSION_ID.test(sessionId)) return { waiting: 0, active: 0 };
-      return this.lane(sessionId, false).counts();
-    }
+    if (sessionId !== undefined) return SESSION_ID.test(sessionId) ? this.countLane(sessionId) : { waiting: 0, active: 0 };
     const ids = new Set([...(await this.producer.smembers(this.lanesKey)), ...this.lanes.keys()]);
-    const all = await Promise.all([...ids].filter((id) => SESSION_ID.test(id)).map((id) => this.lane(id, false).counts()));
+    const all = await Promise.all([...ids].filter((id) => SESSION_ID.test(id)).map((id) => this.countLane(id)));
     return all.reduce((sum, c) => ({ waiting: sum.waiting + c.waiting, active: sum.active + c.active }), { waiting: 0, active: 0 });
   }
 
-  /** Stops the lane's Worker (its running processor is aborted and awaited), then obliterates its queue. */
+  /** A lane's counts; a lane this instance does not hold is looked at through a transient Queue (no I/O to make one). */
+  private async countLane(sessionId: string): Promise<SendQueueCounts> {
+    const lane = this.lanes.get(sessionId);
+    if (lane) return lane.counts();
+    const transient = new BullmqLane(sessionId, this.settings);
+    try {
+      return await transient.counts();
+    } finally {
+      await transient.close();
+    }
+  }
+
+  /**
+   * Stops the lane's Worker (its running processor is aborted and awaited), then obliterates its
+   * queue. Call it once the session takes no more sends: a job added meanwhile may be dropped too.
+   */
   async removeSession(sessionId: string): Promise<number> {
     checkSessionId(sessionId);
     this.checkOpen();
@@ -186,15 +197,15 @@ export class BullmqSendQueue implements SendQueue {
     return this.closing;
   }
 
-  /** The lane of a session, made on first use; `start` also starts its Worker once the queue is started. */
-  private lane(sessionId: string, start: boolean): BullmqLane {
+  /** The lane of a session, made on first use, its Worker started once the queue is. */
+  private lane(sessionId: string): BullmqLane {
     checkSessionId(sessionId);
     let lane = this.lanes.get(sessionId);
     if (!lane) {
       lane = new BullmqLane(sessionId, this.settings);
       this.lanes.set(sessionId, lane);
     }
-    if (start && this.processor) lane.start(this.processor);
+    if (this.processor) lane.start(this.processor);
     return lane;
   }
 

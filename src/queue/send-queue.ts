@@ -29,9 +29,10 @@ export type SendJobResult =
   | { outcome: 'retry'; delayMs: number };
 
 /**
- * Processes one job. `signal` aborts when the queue closes: return promptly (any result); a job
- * whose processor returns `retry` or throws after the abort is kept for the next start. A throw
- * otherwise is treated like `retry` after a short delay (the driver logs it).
+ * Processes one job. `signal` aborts when the queue closes (or `removeSession` drops the lane):
+ * return promptly (any result); a job whose processor returns `retry` or throws after the abort is
+ * kept for the next start. A throw otherwise is treated like `retry` after a short delay (the
+ * driver logs it).
  */
 export type SendProcessor = (job: SendJob, signal: AbortSignal) => Promise<SendJobResult>;
 
@@ -44,7 +45,10 @@ export interface SendQueueCounts {
 
 export interface SendQueue {
   readonly kind: 'memory' | 'bullmq';
-  /** Stores a job at the tail of its session's lane. Resolves once the job is durable (Redis) or held (memory). */
+  /**
+   * Stores a job at the tail of its session's lane. Resolves once the job is durable (Redis) or held
+   * (memory). A job whose `messageId` the queue still holds is not added again. Rejects after `close()`.
+   */
   add(job: SendJob): Promise<void>;
   /**
    * Starts processing, including jobs left by an earlier run (Redis mode). Call once.
@@ -52,7 +56,10 @@ export interface SendQueue {
   start(processor: SendProcessor): Promise<void>;
   /** Jobs per state, over every session or for one session. */
   counts(sessionId?: string): Promise<SendQueueCounts>;
-  /** Drops every job of a session that is not running (session deleted); the number dropped. */
+  /**
+   * Drops every job of a session (session deleted); the number dropped. A running processor gets
+   * its `signal` aborted and is awaited first: its job is dropped too unless it returned `done`.
+   */
   removeSession(sessionId: string): Promise<number>;
   /** See the module comment. Idempotent. */
   close(): Promise<void>;

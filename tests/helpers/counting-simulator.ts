@@ -14,12 +14,18 @@ export interface RecordedSend {
  * A simulator driver whose engines report every send that WhatsApp "took" (after the simulated
  * faults), so that tests can count what left the gateway — e.g. to prove nothing is sent twice.
  */
-export function countingSimulatorDriver(onSend: (send: RecordedSend) => void, options: Partial<SimulatorOptions> = {}): SimulatorDriver {
-  const settings: SimulatorOptions = { qrRotationMs: 60_000, ackDelaysMs: [5, 10, 15], ...options };
+export function countingSimulatorDriver(onSend: (send: RecordedSend) => void, options: Partial<SimulatorOptions> & { sendLatencyMs?: number } = {}): SimulatorDriver {
+  const { sendLatencyMs = 0, ...rest } = options;
+  const settings: SimulatorOptions = { qrRotationMs: 60_000, ackDelaysMs: [5, 10, 15], ...rest };
   return {
     name: 'simulator',
     create: (context: EngineContext) =>
       new (class extends SimulatorEngine {
+        override async start(): Promise<void> {
+          await super.start();
+          if (sendLatencyMs > 0) this.setFaults({ sendLatencyMs });
+        }
+
         override async send(chatId: string, content: OutboundContent, sendOptions: SendOptions): Promise<SendResult> {
           const result = await super.send(chatId, content, sendOptions);
           onSend({ sessionId: context.sessionId, chatId, content, options: sendOptions, waMessageId: result.waMessageId });

@@ -7,7 +7,7 @@ import type { SessionManager } from '../../sessions/session-manager.js';
 import { SessionIdParams } from '../../sessions/session.schemas.js';
 import { readySimulatorOf } from './simulator-access.js';
 import type { SimulatedMessage, SimulatorEngine } from './simulator-engine.js';
-import { AckBody, AckResponse, EditBody, EditResponse, InboundBody, InboundResponse, RevokeBody, RevokeResponse } from './simulator.schemas.js';
+import { AckBody, AckResponse, EditBody, EditResponse, InboundBody, InboundResponse, RevokeBody, RevokeResponse, inboundChatId, toAckLevel } from './simulator.schemas.js';
 
 const tags = ['Simulator'];
 
@@ -42,10 +42,12 @@ export async function simulatorMessageRoutes(parent: FastifyInstance, options: {
     },
     handler: async (request, reply) => {
       const engine = readySimulatorOf(sessions, request.params.id);
-      const { from, type, text, media, location, quotedMessageId, pushName } = request.body;
+      const { type, text, media, location, quotedMessageId, pushName } = request.body;
+      // The schema refused anything inboundChatId does not map.
+      const chatId = inboundChatId(request.body.from) ?? request.body.from;
       if (quotedMessageId !== undefined) knownMessage(engine, quotedMessageId);
-      const waMessageId = engine.receive({ from, type, text, media, location, quotedMessageId, pushName });
-      return reply.code(201).send({ waMessageId, chatId: from });
+      const waMessageId = engine.receive({ from: chatId, type, text, media, location, quotedMessageId, pushName });
+      return reply.code(201).send({ waMessageId, chatId });
     },
   });
 
@@ -61,7 +63,8 @@ export async function simulatorMessageRoutes(parent: FastifyInstance, options: {
     },
     handler: async (request) => {
       const { id } = request.params;
-      const { messageId, ack } = request.body;
+      const { messageId } = request.body;
+      const ack = toAckLevel(request.body.ack);
       const engine = readySimulatorOf(sessions, id);
       const message = knownMessage(engine, messageId);
       if (!engine.ack(messageId, ack)) throw NOT_CONNECTED(id);

@@ -5,6 +5,7 @@ import { errorResponses } from '../../http/schemas.js';
 import type { SessionManager } from '../../sessions/session-manager.js';
 import { SessionIdParams, SessionResponse } from '../../sessions/session.schemas.js';
 import { SESSION_STATUSES } from '../../sessions/session.js';
+import { normalizePhone } from '../../messages/phone-number.js';
 import { readySimulatorOf, simulatorOf } from './simulator-access.js';
 import { simulatorMessageRoutes } from './simulator-message.routes.js';
 import { DisconnectBody, FaultsBody, FaultsResponse, ScanBody } from './simulator.schemas.js';
@@ -29,7 +30,8 @@ export async function simulatorRoutes(parent: FastifyInstance, options: { sessio
     handler: async (request) => {
       const { id } = request.params;
       const engine = simulatorOf(sessions, id);
-      if (!engine || !(await engine.scan({ phone: request.body.phone, pushName: request.body.pushName }))) {
+      const phone = request.body.phone === undefined ? undefined : (normalizePhone(request.body.phone) ?? undefined);
+      if (!engine || !(await engine.scan({ phone, pushName: request.body.pushName }))) {
         throw new AppError('QR_NOT_AVAILABLE', `Session '${id}' is ${sessions.statusOf(id)}, not showing a QR code`);
       }
       // The link completes in-process within milliseconds: answer with the session once it is there.

@@ -30,7 +30,6 @@ export const ScanBody = z
       .string()
       .max(32)
       .refine((p) => normalizePhone(p) !== null, 'must be a phone number (8–15 digits)')
-      .transform((p) => normalizePhone(p) ?? p)
       .optional()
       .describe('The simulated phone number (random when absent)'),
     pushName: z.string().min(1).max(SIMULATOR_LIMITS.pushNameLength).optional(),
@@ -43,23 +42,22 @@ export const DisconnectBody = z
   .strict()
   .meta({ examples: [{ reason: 'CONFLICT' }] });
 
-/** A phone number becomes `<digits>@c.us`; chat ids are taken as they are. */
+/** The chat a `from` writes from: a phone number becomes `<digits>@c.us`, a chat id is taken as it is; null when it is neither. */
+export function inboundChatId(from: string): string | null {
+  const recipient = parseRecipient(from);
+  if (recipient === null) return null;
+  return recipient.kind === 'phone' ? `${recipient.phone}@c.us` : recipient.chatId;
+}
+
+// Checked with refinements, not a transform: request bodies with transforms lose their examples in the OpenAPI document.
 const From = z
   .string()
   .max(SIMULATOR_LIMITS.addressLength)
-  .transform((value, ctx) => {
-    const recipient = parseRecipient(value);
-    if (recipient === null) {
-      ctx.addIssue({ code: 'custom', message: 'must be a phone number in international form (8–15 digits) or a chat id (<digits>@c.us, <id>@g.us, <id>@lid, <id>@newsletter)' });
-      return z.NEVER;
-    }
-    const chatId = recipient.kind === 'phone' ? `${recipient.phone}@c.us` : recipient.chatId;
-    if (chatId.endsWith('@c.us') && !isSimulatedNumberOnWhatsApp(chatId.slice(0, -'@c.us'.length))) {
-      ctx.addIssue({ code: 'custom', message: 'is not on WhatsApp in the simulator (numbers ending in 0000 are not): it cannot write to us' });
-      return z.NEVER;
-    }
-    return chatId;
-  })
+  .refine((from) => inboundChatId(from) !== null, 'must be a phone number in international form (8–15 digits) or a chat id (<digits>@c.us, <id>@g.us, <id>@lid, <id>@newsletter)')
+  .refine((from) => {
+    const chatId = inboundChatId(from);
+    return chatId === null || !chatId.endsWith('@c.us') || isSimulatedNumberOnWhatsApp(chatId.slice(0, -'@c.us'.length));
+  }, 'is not on WhatsApp in the simulator (numbers ending in 0000 are not): it cannot write to us')
   .describe('Who writes: a phone number in international form (becomes <digits>@c.us) or a chat id; a group id writes as the group');
 
 const MessageId = z
@@ -76,7 +74,8 @@ const InboundMedia = z
     data: z
       .base64('must be base64 (standard alphabet, padded)')
       .min(1)
-      .refine((data) => base64DecodedBytes(data) <= SIMULATOR_LIMITS.mediaBytes, `must decode to at most ${SIMULATOR_LIMITS.mediaBytes} bytes`),
+      .refine((data) => base64DecodedBytes(data) <= SIMULATOR_LIMITS.mediaBytes, `must decode to at most ${SIMULATOR_LIMITS.mediaBytes} bytes`)
+      .describe(`Base64 of the file, at most ${SIMULATOR_LIMITS.mediaBytes} bytes decoded (the whole body is capped at 1 MiB)`),
     mimetype: z.string().max(SIMULATOR_LIMITS.mimetypeLength).regex(MIMETYPE, 'must be a MIME type: type/subtype'),
     filename: z.string().min(1).max(SIMULATOR_LIMITS.filenameLength).optional(),
   })
@@ -128,6 +127,13 @@ export const InboundResponse = z
 
 const ACK_LEVELS = [-1, 0, 1, 2, 3, 4] as const satisfies readonly AckLevel[];
 
+/** The ack level of a number the schema let through (-1..4). */
+export function toAckLevel(ack: number): AckLevel {
+  const level = ACK_LEVELS.find((l) => l === ack);
+  if (level === undefined) throw new RangeError(`ack ${ack} is not a whatsapp-web.js ack level`);
+  return level;
+}
+
 export const AckBody = z
   .object({
     messageId: MessageId,
@@ -136,7 +142,6 @@ export const AckBody = z
       .int()
       .min(-1)
       .max(4)
-      .transform((ack) => ACK_LEVELS.find((level) => level === ack) ?? 0)
       .describe("whatsapp-web.js's ack level: -1 error, 0 pending, 1 server, 2 device, 3 read, 4 played"),
   })
   .strict()
