@@ -34,7 +34,10 @@ export class ContactDirectory {
     const accountId = this.accountOf(sessionId);
     const sync = (async () => {
       const contacts = await engine.getContacts();
-      return this.store.replace(sessionId, contacts.map(toContact), { accountId });
+      const state = await this.store.replace(sessionId, contacts.map(toContact), { accountId });
+      // Deleted while WhatsApp was answering: do not leave its contacts behind.
+      if (!this.sessions.has(sessionId)) await this.store.deleteSession(sessionId);
+      return state;
     })().finally(() => this.syncing.delete(sessionId));
     this.syncing.set(sessionId, sync);
     return sync;

@@ -29,6 +29,7 @@ export function toAppError(error: unknown): { appError: AppError; internal: bool
   if (error instanceof AppError) return { appError: error, internal: false };
   if (error instanceof NotSupportedByEngine) return { appError: new AppError('NOT_SUPPORTED_BY_ENGINE', error.message), internal: false };
   if (error instanceof EngineError) return { appError: fromEngineError(error), internal: false };
+  if (isStoreUnavailable(error)) return { appError: new AppError('STORE_UNAVAILABLE', 'The store (Redis) is unavailable; nothing was changed — retry shortly', [], { 'retry-after': '1' }), internal: false };
   const fastifyError = error as Partial<FastifyError>;
   if (hasZodFastifySchemaValidationErrors(error) || fastifyError.validation) {
     const details = validationDetails(error as FastifyError);
@@ -43,6 +44,16 @@ export function toAppError(error: unknown): { appError: AppError; internal: bool
     return { appError: new AppError(code, message), internal: false };
   }
   return { appError: new AppError('INTERNAL_ERROR', 'Something went wrong on our side; the request id is in the x-request-id header'), internal: true };
+}
+
+/**
+ * ioredis refusing a command because Redis is away: no offline queue (`enableOfflineQueue: false`),
+ * retries exhausted, or the connection closed. Producers fail fast this way instead of hanging.
+ */
+function isStoreUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.name === 'MaxRetriesPerRequestError') return true;
+  return /Stream isn't writeable and enableOfflineQueue options is false|Connection is closed|ECONNREFUSED|ECONNRESET/.test(error.message);
 }
 
 function fromEngineError(error: EngineError): AppError {

@@ -97,7 +97,25 @@ export const StatsResponse = z
       .object({ basis: z.literal('toSentMs'), thresholdMs: z.number(), count: z.number().int(), of: z.number().int(), share: z.number().nullable() })
       .describe('Share of outbound messages sent within 5 s of acceptance'),
   })
-  .meta({ id: 'MessageStats' });
+  .meta({
+    id: 'MessageStats',
+    examples: [
+      {
+        since: '2026-11-22T00:00:00.000Z',
+        until: null,
+        total: 120,
+        byStatus: { queued: 2, sent: 10, delivered: 40, read: 48, played: 0, failed: 3, received: 17 },
+        byDirection: { outbound: 103, inbound: 17 },
+        latency: {
+          toSentMs: { count: 101, p50: 380, p95: 1200, p99: 4100 },
+          toDeliveredMs: { count: 88, p50: 900, p95: 3100, p99: 6400 },
+          toReadMs: { count: 48, p50: 60000, p95: 540000, p99: 900000 },
+          receivedMs: { count: 17, p50: 250, p95: 700, p99: 900 },
+        },
+        under5s: { basis: 'toSentMs', thresholdMs: 5000, count: 100, of: 101, share: 0.990099 },
+      },
+    ],
+  });
 
 export const EditBody = z
   .object({ text: z.string().min(1).max(MESSAGE_LIMITS.textLength).refine((t) => t.trim().length > 0, 'must not be blank') })

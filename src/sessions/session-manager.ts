@@ -7,6 +7,7 @@ import type { EngineDrivers } from '../engines/engine-drivers.js';
 import type { EventBus } from '../events/event-bus.js';
 import type { SessionRegistry } from '../storage/session-registry.js';
 import { KeyedLock } from './keyed-lock.js';
+import { SessionStatsCounter } from './session-stats.js';
 import { mergeMetadata, recordAuthStore, toWebhooks, type CreateSessionInput, type UpdateSessionInput } from './session-inputs.js';
 import { SessionLifecycle } from './session-lifecycle.js';
 import { restoreAll, shouldRestore } from './session-restore.js';
@@ -38,8 +39,12 @@ export class SessionManager {
   private readonly locks = new KeyedLock();
   private readonly lifecycle: SessionLifecycle;
   private closing = false;
+  private readonly stats: SessionStatsCounter;
 
   constructor(private readonly deps: SessionManagerDeps) {
+    this.stats = new SessionStatsCounter(deps.bus, (id) => this.records.get(id), (record) => this.persist(record), (error) =>
+      deps.logger.error({ err: error }, 'writing session stats failed'),
+    );
     this.lifecycle = new SessionLifecycle({
       config: deps.config,
       bus: deps.bus,
@@ -75,6 +80,7 @@ export class SessionManager {
         }),
       ),
     );
+    await this.stats.close();
   }
 
   // ---- QUERIES ----

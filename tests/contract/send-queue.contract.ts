@@ -88,10 +88,10 @@ export function describeSendQueueContract(name: string, harness: SendQueueHarnes
         await queue.add(j);
         added.get(s)?.push(j.messageId);
       })));
-      await calls.until(() => (calls.events.length >= 5_000 ? true : undefined), 15_000, '5000 calls');
+      await calls.until(() => (calls.events.length >= 5_000 ? true : undefined), 25_000, '5000 calls');
       for (const s of sessions) expect(calls.of(s), s).toEqual(added.get(s));
       expect(calls.events).toHaveLength(5_000);
-    });
+    }, 30_000); // typically 1–5 s for BullMQ; slack for a loaded machine
 
     it('holds back only the session whose processor is busy; close() aborts it and returns', async () => {
       const queue = await open();

@@ -188,5 +188,7 @@ describe.each(STORAGE_MODES)('message routes (%s)', (mode) => {
     expect(await getMessage(app, 'sales', byChat.id)).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'NUMBER_NOT_ON_WHATSAPP' } });
     expect(log?.statusesOf(byChat.id)).toEqual(['queued', 'failed']);
     expect(sends).toEqual([]);
+    await accepted(app, 'sales', { to: '5511999991234', type: 'text', text: 'ok' }).then((r) => log?.status(r.id, 'sent'));
+    expect((await app.app.inject({ url: '/api/v1/sessions/sales', headers: AUTH })).json()).toMatchObject({ stats: { sent: 1, failed: 2, received: 0 } });
   });
 });

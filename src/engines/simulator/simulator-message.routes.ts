@@ -28,7 +28,7 @@ function knownMessage(engine: SimulatorEngine, messageId: string): SimulatedMess
 export async function simulatorMessageRoutes(parent: FastifyInstance, options: { sessions: SessionManager }): Promise<void> {
   const app = parent.withTypeProvider<ZodTypeProvider>();
   const { sessions } = options;
-  const notFound = errorResponses('SESSION_NOT_FOUND', 'MESSAGE_NOT_FOUND', 'SESSION_NOT_READY', 'NOT_SUPPORTED_BY_ENGINE');
+  const errors = errorResponses('SESSION_NOT_FOUND', 'MESSAGE_NOT_FOUND', 'SESSION_NOT_READY', 'NOT_SUPPORTED_BY_ENGINE');
 
   app.post('/api/v1/sessions/:id/simulator/inbound', {
     schema: {
@@ -38,7 +38,7 @@ export async function simulatorMessageRoutes(parent: FastifyInstance, options: {
         'The simulated phone receives the message: the gateway sees `message_create` and `message` events as from WhatsApp. Answers 201 with the new message\'s WhatsApp id. A phone in `from` becomes `<digits>@c.us`; numbers ending in 0000 are not on WhatsApp (400). `quotedMessageId` must be a message the simulated phone knows (404 MESSAGE_NOT_FOUND). Media travels in the body: at most 512 KiB decoded.',
       params: SessionIdParams,
       body: InboundBody,
-      response: { 201: InboundResponse, ...notFound },
+      response: { 201: InboundResponse, ...errors },
     },
     handler: async (request, reply) => {
       const engine = readySimulatorOf(sessions, request.params.id);
@@ -59,7 +59,7 @@ export async function simulatorMessageRoutes(parent: FastifyInstance, options: {
         "Emits `message_ack` for a message the simulated phone knows (`messageId` is WhatsApp's id). Turn the automatic acks off first with `POST …/simulator/faults { autoAck: false }` to control the whole sequence.",
       params: SessionIdParams,
       body: AckBody,
-      response: { 200: AckResponse, ...notFound },
+      response: { 200: AckResponse, ...errors },
     },
     handler: async (request) => {
       const { id } = request.params;
