@@ -8,11 +8,11 @@ export type WaitOutcome = 'elapsed' | 'aborted' | 'woken';
 export function abortableWait(ms: number, signal: AbortSignal, register?: (wake: () => void) => () => void): Promise<WaitOutcome> {
   if (signal.aborted) return Promise.resolve('aborted');
   return new Promise((resolve) => {
-    let done = false;
+    const state = { done: false };
     let unregister: (() => void) | undefined;
     const finish = (outcome: WaitOutcome): void => {
-      if (done) return;
-      done = true;
+      if (state.done) return;
+      state.done = true;
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
       unregister?.();
@@ -22,7 +22,7 @@ export function abortableWait(ms: number, signal: AbortSignal, register?: (wake:
     const timer = setTimeout(() => finish('elapsed'), Math.max(0, ms));
     signal.addEventListener('abort', onAbort, { once: true });
     const off = register?.(() => finish('woken'));
-    if (done) off?.();
+    if (state.done) off?.();
     else unregister = off;
   });
 }

@@ -1,3 +1,4 @@
+import { SimulatorEngine } from '../../src/engines/simulator/simulator-engine.js';
 import { expect } from 'vitest';
 import type { GatewayEvent } from '../../src/events/event-bus.js';
 import type { MessageRecord } from '../../src/messages/message.js';
@@ -64,4 +65,11 @@ export async function eventually<V>(probe: () => Promise<V | null | undefined>, 
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/** The simulated phone of a ready simulator session. */
+export function simulatorOf(t: TestApp, sessionId: string): SimulatorEngine {
+  const engine = t.app.gateway.sessions.readyEngine(sessionId);
+  if (!(engine instanceof SimulatorEngine)) throw new Error(`session ${sessionId} does not run the simulator`);
+  return engine;
 }

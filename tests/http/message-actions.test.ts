@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SimulatorEngine } from '../../src/engines/simulator/simulator-engine.js';
 import { countingSimulatorDriver, type RecordedSend } from '../helpers/counting-simulator.js';
-import { MessageStatusLog, accepted, getMessage, readySession } from '../helpers/messaging.js';
+import { MessageStatusLog, accepted, getMessage, readySession, simulatorOf } from '../helpers/messaging.js';
 import { AUTH, STORAGE_MODES, startTestApp, type TestApp } from '../helpers/test-app.js';
 
 describe.each(STORAGE_MODES)('message actions (%s)', (mode) => {
@@ -36,7 +35,7 @@ describe.each(STORAGE_MODES)('message actions (%s)', (mode) => {
     expect(byOurs.json()).toMatchObject({ id: record.id, waMessageId: record.waMessageId, message: { content: { text: 'Olá!' } } });
     const byTheirs = await inject(app, 'PATCH', `sales/messages/${record.waMessageId ?? ''}`, { text: 'Olá!!' });
     expect(byTheirs.json()).toMatchObject({ id: record.id, message: { content: { text: 'Olá!!' } } });
-    expect((await getMessage(app, 'sales', record.id)).content).toMatchObject({ text: 'Olá!!', editedAt: expect.any(Number) });
+    expect((await getMessage(app, 'sales', record.id)).content).toMatchObject({ text: 'Olá!!', editedAt: expect.any(Number) as unknown });
   });
 
   it('refuses edits: 404 unknown, 409 not sent yet, 422 not ours, 400 blank', async () => {
@@ -46,12 +45,12 @@ describe.each(STORAGE_MODES)('message actions (%s)', (mode) => {
     expect((await inject(app, 'PATCH', 'sales/messages/false_unknown@c.us_ABC', { text: 'x' })).json()).toMatchObject({ code: 'MESSAGE_NOT_FOUND' });
     expect((await inject(app, 'PATCH', 'nobody/messages/msg_x', { text: 'x' })).json()).toMatchObject({ code: 'SESSION_NOT_FOUND' });
     expect((await inject(app, 'PATCH', 'sales/messages/msg_x', { text: '  ' })).statusCode).toBe(400);
-    const theirs = (app.app.gateway.sessions.readyEngine('sales') as SimulatorEngine).receive({ from: '5511977776666', type: 'text', text: 'oi' });
+    const theirs = simulatorOf(app, 'sales').receive({ from: '5511977776666', type: 'text', text: 'oi' });
     const notOurs = await inject(app, 'PATCH', `sales/messages/${theirs}`, { text: 'x' });
     expect(notOurs.statusCode).toBe(422);
     expect(notOurs.json()).toMatchObject({ code: 'EDIT_NOT_ALLOWED' });
 
-    (app.app.gateway.sessions.readyEngine('sales') as SimulatorEngine).setFaults({ sendLatencyMs: 60_000 });
+    simulatorOf(app, 'sales').setFaults({ sendLatencyMs: 60_000 });
     await accepted(app, 'sales', { to: '5511999991234', type: 'text', text: 'slow' });
     const queued = await accepted(app, 'sales', { to: '5511999991234', type: 'text', text: 'behind it' });
     const early = await inject(app, 'PATCH', `sales/messages/${queued.id}`, { text: 'x' });
@@ -64,7 +63,7 @@ describe.each(STORAGE_MODES)('message actions (%s)', (mode) => {
   it('DELETE cancels a queued send (never sent), revokes a sent one, deletes for me with forEveryone=false', async () => {
     const app = await start();
     await readySession(app, 'sales');
-    const engine = app.app.gateway.sessions.readyEngine('sales') as SimulatorEngine;
+    const engine = simulatorOf(app, 'sales');
     engine.setFaults({ sendLatencyMs: 300 });
     const inFlight = await accepted(app, 'sales', { to: '5511999991234', type: 'text', text: 'first' });
     const queued = await accepted(app, 'sales', { to: '5511999991234', type: 'text', text: 'cancel me' });
@@ -79,7 +78,7 @@ describe.each(STORAGE_MODES)('message actions (%s)', (mode) => {
     expect((await inject(app, 'DELETE', `sales/messages/${queued.id}`)).json()).toMatchObject({ code: 'MESSAGE_NOT_SENT' });
 
     const revoked = await inject(app, 'DELETE', `sales/messages/${after.id}`);
-    expect(revoked.json()).toMatchObject({ id: after.id, waMessageId: after.waMessageId, result: 'revoked', message: { content: { revokedAt: expect.any(Number) } } });
+    expect(revoked.json()).toMatchObject({ id: after.id, waMessageId: after.waMessageId, result: 'revoked', message: { content: { revokedAt: expect.any(Number) as unknown } } });
     const forMe = await inject(app, 'DELETE', `sales/messages/${inFlight.id}?forEveryone=false`);
     expect(forMe.json()).toMatchObject({ id: inFlight.id, result: 'deleted_for_me' });
     expect((await inject(app, 'DELETE', `sales/messages/${inFlight.id}?forEveryone=maybe`)).statusCode).toBe(400);
@@ -92,7 +91,7 @@ describe.each(STORAGE_MODES)('message actions (%s)', (mode) => {
   it('reacts to a message and removes the reaction; 404 for an unknown one; 409 when the session is not ready', async () => {
     const app = await start();
     await readySession(app, 'sales');
-    const theirs = (app.app.gateway.sessions.readyEngine('sales') as SimulatorEngine).receive({ from: '5511977776666', type: 'text', text: 'oi' });
+    const theirs = simulatorOf(app, 'sales').receive({ from: '5511977776666', type: 'text', text: 'oi' });
     const react = await inject(app, 'POST', `sales/messages/${theirs}/reaction`, { emoji: '👍' });
     expect(react.statusCode, react.body).toBe(200);
     expect(react.json()).toMatchObject({ waMessageId: theirs });

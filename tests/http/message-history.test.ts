@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SimulatorEngine } from '../../src/engines/simulator/simulator-engine.js';
 import type { MessageRecord } from '../../src/messages/message.js';
-import { MessageStatusLog, accepted, readySession } from '../helpers/messaging.js';
+import { MessageStatusLog, accepted, readySession, simulatorOf } from '../helpers/messaging.js';
 import { AUTH, STORAGE_MODES, startTestApp, type TestApp } from '../helpers/test-app.js';
 
 interface Page {
@@ -28,7 +27,7 @@ describe.each(STORAGE_MODES)('message history and stats (%s)', (mode) => {
     const app = t;
     log = new MessageStatusLog(app.app.gateway.bus);
     await readySession(app, 'sales');
-    const engine = app.app.gateway.sessions.readyEngine('sales') as SimulatorEngine;
+    const engine = simulatorOf(app, 'sales');
     const out = [];
     for (let i = 0; i < 3; i++) out.push(await accepted(app, 'sales', { to: '5511999991234', type: 'text', text: `out ${i}` }));
     await log.allReach(out.map((r) => r.id), ['read']);

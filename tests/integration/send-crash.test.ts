@@ -21,9 +21,9 @@ async function startGateway(env: Record<string, string>): Promise<{ child: Child
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   await new Promise<void>((resolve, reject) => {
-    child.stdout?.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       if (chunk.toString().includes('listening')) resolve();
     });
     child.once('exit', (code) => reject(new Error(`gateway exited with ${code}: ${stderr}`)));
@@ -31,18 +31,18 @@ async function startGateway(env: Record<string, string>): Promise<{ child: Child
   return { child, base: `http://127.0.0.1:${port}` };
 }
 
-async function call<T>(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
+async function call(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
   const res = await fetch(`${base}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
-  return { status: res.status, json: (await res.json()) as T };
+  return { status: res.status, json: await res.json() };
 }
 
 async function allMessages(base: string, sessionId: string): Promise<MessageRecord[]> {
   const out: MessageRecord[] = [];
   let cursor: string | null = null;
   do {
-    const page: { json: { data: MessageRecord[]; nextCursor: string | null } } = await call(base, 'GET', `/api/v1/sessions/${sessionId}/messages?limit=200${cursor ? `&cursor=${cursor}` : ''}`);
-    out.push(...page.json.data);
-    cursor = page.json.nextCursor;
+    const page = (await call(base, 'GET', `/api/v1/sessions/${sessionId}/messages?limit=200${cursor ? `&cursor=${cursor}` : ''}`)).json as { data: MessageRecord[]; nextCursor: string | null };
+    out.push(...page.data);
+    cursor = page.nextCursor;
   } while (cursor !== null);
   return out;
 }
@@ -77,16 +77,16 @@ describe('a gateway process killed with SIGKILL mid-batch (Redis)', () => {
     children.push(first.child);
     for (const id of SESSIONS) {
       expect((await call(first.base, 'POST', '/api/v1/sessions', { id })).status).toBe(201);
-      await eventually(async () => ((await call<{ status: string }>(first.base, 'GET', `/api/v1/sessions/${id}`)).json.status === 'qr' ? true : null));
+      await eventually(async () => (((await call(first.base, 'GET', `/api/v1/sessions/${id}`)).json as { status: string }).status === 'qr' ? true : null));
       expect((await call(first.base, 'POST', `/api/v1/sessions/${id}/simulator/scan`, {})).status).toBe(200);
     }
     const accepted: string[] = [];
     await Promise.all(
       SESSIONS.map(async (id) => {
         for (let i = 0; i < PER_SESSION; i++) {
-          const res = await call<{ id: string }>(first.base, 'POST', `/api/v1/sessions/${id}/messages`, { to: '5511999991234', type: 'text', text: `${id}-${i}` });
+          const res = await call(first.base, 'POST', `/api/v1/sessions/${id}/messages`, { to: '5511999991234', type: 'text', text: `${id}-${i}` });
           expect(res.status).toBe(202);
-          accepted.push(res.json.id);
+          accepted.push((res.json as { id: string }).id);
         }
       }),
     );

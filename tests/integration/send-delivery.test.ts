@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SimulatorEngine } from '../../src/engines/simulator/simulator-engine.js';
 import { countingSimulatorDriver, type RecordedSend } from '../helpers/counting-simulator.js';
-import { MessageStatusLog, accepted, eventually, getMessage, readySession, send } from '../helpers/messaging.js';
+import { MessageStatusLog, accepted, eventually, getMessage, readySession, send, simulatorOf } from '../helpers/messaging.js';
 import { AUTH, STORAGE_MODES, startTestApp, type TestApp } from '../helpers/test-app.js';
 
 describe.each(STORAGE_MODES)('send delivery (%s)', (mode) => {
@@ -19,7 +18,7 @@ describe.each(STORAGE_MODES)('send delivery (%s)', (mode) => {
     log = new MessageStatusLog(t.app.gateway.bus);
     return t;
   };
-  const simulator = (app: TestApp, id: string) => app.app.gateway.sessions.readyEngine(id) as SimulatorEngine;
+  const simulator = simulatorOf;
   const text = (i: number | string) => ({ to: '5511999991234', type: 'text', text: `m${i}` });
 
   it('retries transient failures with backoff, holding the session’s later sends behind, and records the attempts', async () => {
@@ -31,7 +30,7 @@ describe.each(STORAGE_MODES)('send delivery (%s)', (mode) => {
     const second = await accepted(app, 'sales', text(2));
     const elsewhere = await accepted(app, 'other', text('x'));
     await log?.allReach([first.id, second.id, elsewhere.id], ['sent']);
-    expect(await getMessage(app, 'sales', first.id)).toMatchObject({ status: expect.stringMatching(/sent|delivered|read/), attempts: 4, error: null });
+    expect(await getMessage(app, 'sales', first.id)).toMatchObject({ status: expect.stringMatching(/sent|delivered|read/) as unknown, attempts: 4, error: null });
     expect((await getMessage(app, 'sales', second.id)).attempts).toBe(1);
     expect(sends.filter((s) => s.sessionId === 'sales').map((s) => s.content)).toEqual([
       { type: 'text', text: 'm1', linkPreview: false },
@@ -136,7 +135,7 @@ describe.each(STORAGE_MODES)('send delivery (%s)', (mode) => {
     await readySession(app, 'sales');
     simulator(app, 'sales').setFaults({ autoAck: false });
     const record = await accepted(app, 'sales', text(1));
-    const waId = (await eventually(async () => (await getMessage(app, 'sales', record.id)).waMessageId)) ?? '';
+    const waId = await eventually(async () => (await getMessage(app, 'sales', record.id)).waMessageId);
     expect(simulator(app, 'sales').ack(waId, -1)).toBe(true);
     await log?.status(record.id, 'failed');
     simulator(app, 'sales').ack(waId, 3);
