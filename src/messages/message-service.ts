@@ -92,6 +92,7 @@ export class MessageService {
       throw error;
     }
     publishMessageStatus(this.deps.bus, record);
+    sessions.touch(sessionId);
     return { record, replayed: false };
   }
 

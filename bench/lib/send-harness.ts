@@ -1,0 +1,220 @@
+/**
+ * The parent's side of the send benchmarks: starts a server under test
+ * (bench/workers/send-server.worker.ts, gateway or bare BullMQ), talks to its control port, runs
+ * the load generator (bench/workers/load-client.worker.ts) as a process of its own, and measures a
+ * phase: the client's figures plus the server's and redis-server's CPU over the same window.
+ */
+import type { Redis } from 'ioredis';
+import { request } from 'undici';
+import { z } from 'zod';
+import { gatewayEnv } from './gateway-env.js';
+import { LoadResult, LoadSpec, Percentiles } from './load.js';
+import { runWorker, startNode, tail, type NodeChild } from './processes.js';
+import { redisCpuSeconds } from './redis.js';
+import { sleep } from './stats.js';
+import { tempDir, type TempDir } from './temp.js';
+
+export const READY_MARKER = '@@BENCH_READY@@';
+const SERVER_WORKER = 'bench/workers/send-server.worker.ts';
+const CLIENT_WORKER = 'bench/workers/load-client.worker.ts';
+const STARTUP_TIMEOUT_MS = 90_000;
+
+/** Pacing off, fast simulator acks, a rate limit no run reaches: what the send benchmarks run with. */
+export const SEND_BENCH_ENV = {
+  SEND_MIN_INTERVAL_MS: '0',
+  SEND_JITTER_MS: '0',
+  SIMULATOR_ACK_DELAYS_MS: '5,10,15',
+  RATE_LIMIT_MAX: '1000000',
+} as const;
+
+const Ready = z.object({ port: z.number(), controlPort: z.number(), sessions: z.array(z.string()), pid: z.number() });
+
+export const ServerStats = z.object({
+  accepted: z.number(),
+  sent: z.number(),
+  dropped: z.number(),
+  violations: z.number(),
+  duplicates: z.number(),
+  refused: z.number(),
+  acceptIndex: z.number(),
+  sendIndex: z.number(),
+  cpuUs: z.number(),
+  eluActiveMs: z.number(),
+  eluIdleMs: z.number(),
+  rssBytes: z.number(),
+  epochMs: z.number(),
+});
+export type ServerStats = z.infer<typeof ServerStats>;
+
+export const Drain = z.object({
+  drained: z.boolean(),
+  backlog: z.number(),
+  waitedMs: z.number(),
+  sentMs: z.number().optional(),
+  dropped: z.number().optional(),
+});
+export type Drain = z.infer<typeof Drain>;
+
+export const Summary = z.object({
+  accepted: z.number(),
+  sent: z.number(),
+  unmatched: z.number(),
+  spanMs: z.number(),
+  e2eThroughput: z.preprocess((v) => (v === null ? Number.NaN : v), z.number()),
+  latencyMs: Percentiles,
+});
+export type Summary = z.infer<typeof Summary>;
+
+export type ServerKind = 'gateway' | 'bare';
+
+export interface SendServer {
+  readonly kind: ServerKind;
+  readonly origin: string;
+  readonly pid: number;
+  readonly prefix: string;
+  /** The ready sessions (gateway) or queues (bare) the load goes to. */
+  readonly sessions: string[];
+  readonly apiKey: string | null;
+  stats(): Promise<ServerStats>;
+  drain(timeoutMs?: number): Promise<Drain>;
+  summary(fromAccept: number, fromSend: number): Promise<Summary>;
+  pending(n: number): Promise<string[]>;
+  scanPending(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+async function call(port: number, method: 'GET' | 'POST', path: string): Promise<unknown> {
+  const { statusCode, body } = await request(`http://127.0.0.1:${port}${path}`, { method, headersTimeout: 180_000, bodyTimeout: 180_000 });
+  const json = (await body.json()) as unknown;
+  if (statusCode !== 200) throw new Error(`control ${method} ${path}: ${statusCode} ${JSON.stringify(json)}`);
+  return json;
+}
+
+async function waitForReady(node: NodeChild, what: string): Promise<z.infer<typeof Ready>> {
+  const deadline = performance.now() + STARTUP_TIMEOUT_MS;
+  let exited = false;
+  void node.exited.then(() => {
+    exited = true;
+  });
+  for (;;) {
+    const line = node.stdout().split('\n').find((l) => l.startsWith(READY_MARKER));
+    if (line !== undefined) return Ready.parse(JSON.parse(line.slice(READY_MARKER.length)));
+    if (exited) throw new Error(`${what} exited before it was ready\n${tail(node.stderr())}\n${tail(node.stdout())}`);
+    if (performance.now() > deadline) throw new Error(`${what}: not ready after ${STARTUP_TIMEOUT_MS} ms\n${tail(node.stderr())}`);
+    await sleep(50);
+  }
+}
+
+export interface StartOptions {
+  kind: ServerKind;
+  sessions: number;
+  /** bare only: a BullMQ Worker per queue. */
+  workers: boolean;
+  redisUrl: string;
+  prefix: string;
+}
+
+/** Starts a server under test and waits until it listens (gateway: with its sessions ready). */
+export async function startSendServer(options: StartOptions): Promise<SendServer> {
+  const dir: TempDir = await tempDir(`wagw-bench-${options.kind}-`);
+  const env = gatewayEnv({ sessionsPath: dir.path, redis: { url: options.redisUrl, prefix: options.prefix }, extra: { ...SEND_BENCH_ENV } });
+  const spec = { mode: options.kind, sessions: options.sessions, workers: options.workers };
+  const node = startNode(SERVER_WORKER, [JSON.stringify(spec)], { env, maxOutput: 50_000 });
+  try {
+    const ready = await waitForReady(node, `${options.kind} server`);
+    const c = ready.controlPort;
+    return {
+      kind: options.kind,
+      origin: `http://127.0.0.1:${ready.port}`,
+      pid: ready.pid,
+      prefix: options.prefix,
+      sessions: ready.sessions,
+      apiKey: options.kind === 'gateway' ? (env.API_KEY ?? null) : null,
+      stats: async () => ServerStats.parse(await call(c, 'GET', '/stats')),
+      drain: async (timeoutMs = 90_000) => Drain.parse(await call(c, 'POST', `/drain?timeoutMs=${timeoutMs}`)),
+      summary: async (fromAccept, fromSend) => Summary.parse(await call(c, 'GET', `/summary?fromAccept=${fromAccept}&fromSend=${fromSend}`)),
+      pending: async (n) => z.object({ ids: z.array(z.string()) }).parse(await call(c, 'POST', `/pending?n=${n}`)).ids,
+      scanPending: async () => z.object({ scanned: z.number() }).parse(await call(c, 'POST', '/pending/scan')).scanned,
+      stop: async () => {
+        await node.stop(12_000);
+        await dir.remove();
+      },
+    };
+  } catch (error) {
+    await node.stop(1_000);
+    await dir.remove();
+    throw error;
+  }
+}
+
+/** Runs the load generator in a process of its own and returns what it measured. */
+export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'production' };
+  const raw = await runWorker(CLIENT_WORKER, [JSON.stringify(LoadSpec.parse(spec))], { env, timeoutMs: spec.maxMs + spec.graceMs + 30_000 });
+  return LoadResult.parse(raw);
+}
+
+export interface PhaseCpu {
+  /** Server process CPU (user + system), ms. */
+  serverCpuMs: number;
+  /** redis-server CPU, ms. */
+  redisCpuMs: number;
+  /** Share of the window the server's event loop was busy. */
+  serverElu: number;
+  windowMs: number;
+}
+
+export interface Phase {
+  load: LoadResult;
+  /** Server stats at the start of the phase (the window of its sends starts at acceptIndex/sendIndex). */
+  before: ServerStats;
+  after: ServerStats;
+  /** During the load. */
+  cpu: PhaseCpu;
+  /** From the start of the load until every send was sent (null when not drained in the phase). */
+  cpuToDrained: PhaseCpu | null;
+  drain: Drain | null;
+}
+
+async function cpuSince(server: SendServer, redis: Redis, before: ServerStats, redisBefore: number, t0: number): Promise<{ cpu: PhaseCpu; after: ServerStats }> {
+  const [after, redisAfter] = await Promise.all([server.stats(), redisCpuSeconds(redis)]);
+  const active = after.eluActiveMs - before.eluActiveMs;
+  const idle = after.eluIdleMs - before.eluIdleMs;
+  return {
+    after,
+    cpu: {
+      serverCpuMs: (after.cpuUs - before.cpuUs) / 1_000,
+      redisCpuMs: (redisAfter - redisBefore) * 1_000,
+      serverElu: active + idle > 0 ? active / (active + idle) : Number.NaN,
+      windowMs: performance.now() - t0,
+    },
+  };
+}
+
+/**
+ * One measured phase: server and Redis CPU read, the load run, read again; then (unless `drain`
+ * is false) the server drained and the CPU read a third time.
+ */
+export async function measurePhase(server: SendServer, redis: Redis, spec: LoadSpec, drain = true): Promise<Phase> {
+  const [before, redisBefore] = await Promise.all([server.stats(), redisCpuSeconds(redis)]);
+  const t0 = performance.now();
+  const load = await runLoad(spec);
+  const during = await cpuSince(server, redis, before, redisBefore, t0);
+  if (!drain) return { load, before, after: during.after, cpu: during.cpu, cpuToDrained: null, drain: null };
+  const drained = await server.drain();
+  const total = await cpuSince(server, redis, before, redisBefore, t0);
+  return { load, before, after: total.after, cpu: during.cpu, cpuToDrained: total.cpu, drain: drained };
+}
+
+/** A compact view of a phase for the logs. */
+export function describePhase(kind: ServerKind, phase: Phase): string {
+  const l = phase.load;
+  const lat = l.latencyMs;
+  const statuses = Object.entries(l.byStatus)
+    .filter(([s]) => s !== '202')
+    .map(([s, n]) => `${s}×${n}`)
+    .join(' ');
+  const errors = Object.values(l.errors).reduce((s, n) => s + n, 0);
+  const drain = phase.drain ? `, drain ${(phase.drain.waitedMs / 1000).toFixed(1)} s (backlog ${phase.drain.backlog})` : '';
+  return `${kind.padEnd(7)} ${l.throughput.toFixed(0).padStart(5)} req/s  p50 ${lat.p50.toFixed(1)} p99 ${lat.p99.toFixed(1)} max ${lat.max.toFixed(1)} ms  (${l.ok} ok${statuses ? ` ${statuses}` : ''}${errors > 0 ? ` ${errors} errors` : ''}${l.unfinished > 0 ? ` ${l.unfinished} unfinished` : ''}) server CPU ${(phase.cpu.serverCpuMs / Math.max(1, l.ok) * 1000).toFixed(0)} µs/req, ELU ${phase.cpu.serverElu.toFixed(2)}${drain}`;
+}

@@ -1,0 +1,309 @@
+/**
+ * Benchmark P1 (issue #4 "Measure") — accept throughput and latency of POST /api/v1/sessions/:id/messages
+ * in Redis mode, against a bare Fastify route that only does a BullMQ `queue.add`, in the same run.
+ *
+ * One real redis-server (own port and directory, no persistence) serves both servers, each a
+ * process of its own with its own key prefix, both started up front and measured in turn (the one
+ * not measured sits idle):
+ * - gateway: the real app (tsx), 10 ready simulator sessions, pacing off, every send processed by
+ *   the BullMQ lane workers in the same process while accepts go on — as in production;
+ * - bare: Fastify + one BullMQ Queue per session on one shared ioredis connection, no workers
+ *   (its jobs are deleted between phases).
+ * The load generator is a third process (undici, 50 keep-alive connections), spread over the 10
+ * sessions round robin. All three and redis-server share the machine's cores.
+ *
+ * Phases, each server in turn, the order alternating between runs: warm-up (closed, 5,000), then
+ * `runs` × closed loop at 50 connections (throughput, latency), then `openRuns` × open loop at a
+ * fixed 1,000 req/s (latency from the scheduled time). After every phase the server is drained:
+ * the gateway until every accepted send reached the engine and its acks were stored.
+ * Last, the Redis commands of 1,000 accepts are counted with MONITOR (gateway: sends to sessions
+ * still waiting for their QR scan, so the workers do not run), then, for the gateway, the commands
+ * of processing them (the sessions scanned, the backlog sent, acks stored).
+ */
+import { randomBytes } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { installSignalCleanup, isMain, runStandalone } from './lib/cli.js';
+import type { LoadSpec } from './lib/load.js';
+import { row, type BenchResult } from './lib/result.js';
+import { commandCalls, connectRedis, diffCounts, perUnit, startMonitor, startRedis, type BenchRedis, type MonitorCounts } from './lib/redis.js';
+import { describePhase, measurePhase, runLoad, startSendServer, type Phase, type SendServer, type ServerKind } from './lib/send-harness.js';
+import { max, median, min, round } from './lib/stats.js';
+
+const SESSIONS = 10;
+const CONNECTIONS = 50;
+const OPEN_RATE = 1_000;
+const GOAL_OPEN_P99_MS = 25;
+const GOAL_THROUGHPUT_RATIO = 0.8;
+const GOAL_P99_RATIO = 1.5;
+const COUNT_SENDS = 1_000;
+
+export interface SendAcceptOptions {
+  runs?: number;
+  openRuns?: number;
+  closedCount?: number;
+  openSeconds?: number;
+  warmupCount?: number;
+}
+
+interface KindResult {
+  kind: ServerKind;
+  warmup: Phase;
+  closed: Phase[];
+  open: Phase[];
+  counts: { accept: CountWindow; process: CountWindow | null };
+}
+
+interface CountWindow {
+  messages: number;
+  /** Top-level commands per message, by command. */
+  perMessage: Record<string, number>;
+  perMessageTotal: number;
+  /** Commands run inside Lua scripts per message. */
+  inScriptsPerMessage: Record<string, number>;
+  monitor: MonitorCounts;
+  /** INFO commandstats delta over the same window (top-level and in-script calls together). */
+  commandstats: Record<string, number>;
+}
+
+const seq = { next: 1 };
+
+function spec(server: SendServer, label: string, input: Partial<LoadSpec> & Pick<LoadSpec, 'mode' | 'count' | 'maxMs'>): LoadSpec {
+  return {
+    label,
+    origin: server.origin,
+    apiKey: server.apiKey,
+    sessions: server.sessions,
+    connections: CONNECTIONS,
+    graceMs: 10_000,
+    partition: false,
+    seqBase: seq.next,
+    ...input,
+  };
+}
+
+async function phase(server: SendServer, redis: Redis, s: LoadSpec): Promise<Phase> {
+  const result = await measurePhase(server, redis, s);
+  seq.next = Math.max(seq.next, result.load.nextSeqBase);
+  console.log(`    ${s.label.padEnd(14)} ${describePhase(server.kind, result)}`);
+  return result;
+}
+
+async function countWindow(redisUrl: string, observer: Redis, prefix: string, messages: number, work: () => Promise<void>): Promise<CountWindow> {
+  const statsBefore = await commandCalls(observer);
+  const monitor = await startMonitor(redisUrl);
+  await work();
+  const counts = await monitor.stop(prefix);
+  const statsAfter = await commandCalls(observer);
+  const commandstats = diffCounts(statsAfter, statsBefore);
+  // The observer's own INFO and CLIENT LIST calls, and MONITOR's, are not the servers'.
+  for (const own of ['info', 'client|list', 'monitor', 'client|setname', 'quit']) delete commandstats[own];
+  return {
+    messages,
+    perMessage: perUnit(counts.topLevel, messages),
+    perMessageTotal: round(counts.topLevelTotal / messages, 2),
+    inScriptsPerMessage: perUnit(counts.inScripts, messages),
+    monitor: counts,
+    commandstats,
+  };
+}
+
+/** Redis commands of COUNT_SENDS accepts, then (gateway) of processing them. */
+async function countCommands(server: SendServer, redisUrl: string, observer: Redis): Promise<KindResult['counts']> {
+  // Gateway: sessions waiting for their QR scan, so that the accepts are counted without the
+  // workers (each lane's worker takes its first job and waits for `ready`: 10 jobs' first step).
+  const targets = server.kind === 'gateway' ? await server.pending(SESSIONS) : server.sessions;
+  const load: LoadSpec = { ...spec(server, 'count', { mode: 'closed', count: COUNT_SENDS, maxMs: 60_000 }), sessions: targets, connections: 10 };
+  let accepted = 0;
+  const accept = await countWindow(redisUrl, observer, server.prefix, COUNT_SENDS, async () => {
+    const result = await runLoad(load);
+    seq.next = Math.max(seq.next, result.nextSeqBase);
+    accepted = result.ok;
+  });
+  if (accepted !== COUNT_SENDS) throw new Error(`${server.kind}: ${accepted} of ${COUNT_SENDS} counted sends accepted`);
+  if (server.kind !== 'gateway') {
+    await server.drain();
+    return { accept, process: null };
+  }
+  const processed = await countWindow(redisUrl, observer, server.prefix, COUNT_SENDS, async () => {
+    await server.scanPending();
+    const drained = await server.drain();
+    if (!drained.drained) throw new Error('gateway: the counted sends were not all sent');
+  });
+  return { accept, process: processed };
+}
+
+export async function runSendAccept(options: SendAcceptOptions = {}): Promise<BenchResult> {
+  const started = performance.now();
+  const runs = options.runs ?? 3;
+  const openRuns = options.openRuns ?? 2;
+  const closedCount = options.closedCount ?? 15_000;
+  const openSeconds = options.openSeconds ?? 8;
+  const warmupCount = options.warmupCount ?? 5_000;
+
+  let redisServer: BenchRedis | null = null;
+  let observer: Redis | null = null;
+  const servers: SendServer[] = [];
+  try {
+    redisServer = await startRedis();
+    observer = await connectRedis(redisServer.url);
+    const run = randomBytes(3).toString('hex');
+    console.log(`  send-accept: starting redis-server, gateway (${SESSIONS} ready simulator sessions) and bare BullMQ server…`);
+    const [bare, gateway] = await Promise.all([
+      startSendServer({ kind: 'bare', sessions: SESSIONS, workers: false, redisUrl: redisServer.url, prefix: `bare${run}` }),
+      startSendServer({ kind: 'gateway', sessions: SESSIONS, workers: true, redisUrl: redisServer.url, prefix: `gw${run}` }),
+    ]);
+    servers.push(bare, gateway);
+    const byKind = { bare, gateway };
+    const results: Record<ServerKind, KindResult> = {
+      bare: { kind: 'bare', warmup: undefined as unknown as Phase, closed: [], open: [], counts: undefined as unknown as KindResult['counts'] },
+      gateway: { kind: 'gateway', warmup: undefined as unknown as Phase, closed: [], open: [], counts: undefined as unknown as KindResult['counts'] },
+    };
+    const redis = observer;
+    const order = (i: number): ServerKind[] => (i % 2 === 0 ? ['bare', 'gateway'] : ['gateway', 'bare']);
+
+    console.log(`  send-accept: warm-up (closed, ${warmupCount} requests each)`);
+    for (const kind of order(0)) results[kind].warmup = await phase(byKind[kind], redis, spec(byKind[kind], 'warm-up', { mode: 'closed', count: warmupCount, maxMs: 20_000 }));
+    console.log(`  send-accept: closed loop, ${CONNECTIONS} connections, ${closedCount} requests, ${runs} runs each`);
+    for (let i = 0; i < runs; i++) {
+      for (const kind of order(i)) results[kind].closed.push(await phase(byKind[kind], redis, spec(byKind[kind], `closed ${i + 1}`, { mode: 'closed', count: closedCount, maxMs: 20_000 })));
+    }
+    console.log(`  send-accept: open loop, ${OPEN_RATE} req/s for ${openSeconds} s, ${openRuns} runs each`);
+    for (let i = 0; i < openRuns; i++) {
+      for (const kind of order(i)) {
+        const s = spec(byKind[kind], `open ${i + 1}`, { mode: 'open', rate: OPEN_RATE, count: OPEN_RATE * openSeconds, maxMs: openSeconds * 1_000 + 1_000 });
+        results[kind].open.push(await phase(byKind[kind], redis, s));
+      }
+    }
+    console.log(`  send-accept: counting Redis commands (MONITOR) of ${COUNT_SENDS} accepts`);
+    for (const kind of order(0)) results[kind].counts = await countCommands(byKind[kind], redisServer.url, redis);
+
+    return report(results, performance.now() - started, { runs, openRuns, closedCount, openSeconds, warmupCount });
+  } finally {
+    await Promise.allSettled(servers.map((s) => s.stop()));
+    await observer?.quit().catch(() => undefined);
+    observer?.disconnect();
+    await redisServer?.stop();
+  }
+}
+
+const perMsg = (cpuMs: number, n: number): number => (n > 0 ? round((cpuMs / n) * 1_000, 0) : Number.NaN);
+
+function phaseView(p: Phase): Record<string, unknown> {
+  return {
+    throughput: p.load.throughput,
+    ok: p.load.ok,
+    byStatus: p.load.byStatus,
+    errors: p.load.errors,
+    unfinished: p.load.unfinished,
+    durationMs: p.load.durationMs,
+    latencyMs: p.load.latencyMs,
+    dispatchLagMs: p.load.dispatchLagMs,
+    clientCpuUsPerReq: perMsg(p.load.clientCpuMs, p.load.ok),
+    serverCpuUsPerReqDuringLoad: perMsg(p.cpu.serverCpuMs, p.load.ok),
+    redisCpuUsPerReqDuringLoad: perMsg(p.cpu.redisCpuMs, p.load.ok),
+    serverEluDuringLoad: round(p.cpu.serverElu, 3),
+    serverCpuUsPerReqToDrained: p.cpuToDrained ? perMsg(p.cpuToDrained.serverCpuMs, p.load.ok) : null,
+    redisCpuUsPerReqToDrained: p.cpuToDrained ? perMsg(p.cpuToDrained.redisCpuMs, p.load.ok) : null,
+    drain: p.drain,
+    serverRssMB: round(p.after.rssBytes / 1024 / 1024, 1),
+  };
+}
+
+function report(results: Record<ServerKind, KindResult>, durationMs: number, settings: Record<string, number>): BenchResult {
+  const g = results.gateway;
+  const b = results.bare;
+  const thr = (k: KindResult): number[] => k.closed.map((p) => p.load.throughput);
+  const usPerSend = (values: number[]): number[] => values.map((v) => 1e6 / v);
+  const p99 = (ps: Phase[]): number[] => ps.map((p) => p.load.latencyMs.p99);
+  const gUs = usPerSend(thr(g));
+  const bUs = usPerSend(thr(b));
+  const bareUs = median(bUs);
+  const rows = [
+    row({
+      metric: `POST /messages, ${CONNECTIONS} conns: µs per accepted send (1/throughput; goal ≥ ${GOAL_THROUGHPUT_RATIO}× bare req/s)`,
+      unit: 'µs',
+      value: round(median(gUs), 1),
+      baseline: round(bareUs, 1),
+      baselineLabel: `bare Fastify + BullMQ queue.add, ${round(median(thr(b)), 0)} req/s; gateway ${round(median(thr(g)), 0)} req/s`,
+      goal: round(bareUs / GOAL_THROUGHPUT_RATIO, 1),
+      spread: [round(min(gUs), 1), round(max(gUs), 1)],
+      runs: gUs.length,
+    }),
+    row({
+      metric: `POST /messages, ${CONNECTIONS} conns: p99 latency (goal ≤ ${GOAL_P99_RATIO}× bare p99)`,
+      unit: 'ms',
+      value: round(median(p99(g.closed)), 1),
+      baseline: round(median(p99(b.closed)), 1),
+      baselineLabel: 'bare Fastify + BullMQ queue.add',
+      goal: round(median(p99(b.closed)) * GOAL_P99_RATIO, 1),
+      spread: [round(min(p99(g.closed)), 1), round(max(p99(g.closed)), 1)],
+      runs: g.closed.length,
+    }),
+    row({
+      metric: `POST /messages, open loop ${OPEN_RATE} req/s: p99 latency from scheduled time`,
+      unit: 'ms',
+      value: round(median(p99(g.open)), 1),
+      baseline: round(median(p99(b.open)), 1),
+      baselineLabel: 'bare Fastify + BullMQ queue.add',
+      goal: GOAL_OPEN_P99_MS,
+      spread: [round(min(p99(g.open)), 1), round(max(p99(g.open)), 1)],
+      runs: g.open.length,
+    }),
+  ];
+  const view = (k: KindResult): Record<string, unknown> => ({
+    medians: {
+      closedThroughput: round(median(thr(k)), 1),
+      closedP50Ms: round(median(k.closed.map((p) => p.load.latencyMs.p50)), 2),
+      closedP99Ms: round(median(p99(k.closed)), 2),
+      openP50Ms: round(median(k.open.map((p) => p.load.latencyMs.p50)), 2),
+      openP99Ms: round(median(p99(k.open)), 2),
+      serverCpuUsPerReqDuringLoad: round(median(k.closed.map((p) => (p.cpu.serverCpuMs / p.load.ok) * 1_000)), 0),
+      serverCpuUsPerReqToDrained: round(median(k.closed.map((p) => ((p.cpuToDrained?.serverCpuMs ?? Number.NaN) / p.load.ok) * 1_000)), 0),
+      redisCpuUsPerReqToDrained: round(median(k.closed.map((p) => ((p.cpuToDrained?.redisCpuMs ?? Number.NaN) / p.load.ok) * 1_000)), 0),
+      clientCpuUsPerReq: round(median(k.closed.map((p) => (p.load.clientCpuMs / p.load.ok) * 1_000)), 0),
+      drainAfterClosedMs: round(median(k.closed.map((p) => p.drain?.waitedMs ?? 0)), 0),
+    },
+    warmup: phaseView(k.warmup),
+    closed: k.closed.map(phaseView),
+    open: k.open.map(phaseView),
+    redisCommands: {
+      perAcceptedSend: { total: k.counts.accept.perMessageTotal, byCommand: k.counts.accept.perMessage, inScripts: k.counts.accept.inScriptsPerMessage },
+      perProcessedSend: k.counts.process
+        ? { total: k.counts.process.perMessageTotal, byCommand: k.counts.process.perMessage, inScripts: k.counts.process.inScriptsPerMessage }
+        : null,
+      acceptWindow: { ...k.counts.accept.monitor, commandstats: k.counts.accept.commandstats },
+      processWindow: k.counts.process ? { ...k.counts.process.monitor, commandstats: k.counts.process.commandstats } : null,
+    },
+  });
+  return {
+    name: 'send-accept',
+    rows,
+    raw: {
+      settings: { ...settings, sessions: SESSIONS, connections: CONNECTIONS, openRate: OPEN_RATE, countSends: COUNT_SENDS },
+      gateway: view(g),
+      bare: view(b),
+      ratios: {
+        throughput: round(median(thr(g)) / median(thr(b)), 3),
+        closedP99: round(median(p99(g.closed)) / median(p99(b.closed)), 2),
+        openP99: round(median(p99(g.open)) / median(p99(b.open)), 2),
+      },
+    },
+    durationMs,
+  };
+}
+
+function flag(name: string): number | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  const value = i >= 0 ? process.argv[i + 1] : undefined;
+  return value === undefined ? undefined : Number(value);
+}
+
+if (isMain(import.meta.url)) {
+  installSignalCleanup();
+  const options: SendAcceptOptions = {};
+  for (const key of ['runs', 'openRuns', 'closedCount', 'openSeconds', 'warmupCount'] as const) {
+    const value = flag(key);
+    if (value !== undefined) options[key] = value;
+  }
+  await runStandalone(() => runSendAccept(options));
+}

@@ -1,0 +1,132 @@
+/**
+ * The send benchmarks' load generator, a process of its own (it shares the machine's two cores
+ * with the server under test and redis-server):
+ *
+ *   load-client.worker.ts '<LoadSpec as JSON>'
+ *
+ * POSTs `/api/v1/sessions/:id/messages` with undici (one Pool, `connections` keep-alive
+ * connections, no pipelining), a fixed number of requests bounded by a time cap, and prints a
+ * LoadResult (see bench/lib/load.ts). Closed mode measures throughput; open mode offers a fixed
+ * rate on a clock and counts latency from each request's due time, so a stalled server shows up as
+ * latency instead of as fewer requests.
+ */
+import { Pool } from 'undici';
+import { LoadSpec, percentiles, sendBody, type LoadResult } from '../lib/load.js';
+import { reportResult } from '../lib/processes.js';
+import { sleep } from '../lib/stats.js';
+
+const HEADERS_TIMEOUT_MS = 30_000;
+
+const spec = LoadSpec.parse(JSON.parse(process.argv[2] ?? '{}'));
+const pool = new Pool(spec.origin, { connections: spec.connections, pipelining: 1, headersTimeout: HEADERS_TIMEOUT_MS, bodyTimeout: HEADERS_TIMEOUT_MS });
+const headers: Record<string, string> = { 'content-type': 'application/json' };
+if (spec.apiKey !== null) headers['x-api-key'] = spec.apiKey;
+
+const latencies = new Float64Array(spec.count);
+let okCount = 0;
+const lags = spec.mode === 'open' ? new Float64Array(spec.count) : null;
+let lagCount = 0;
+const byStatus: Record<string, number> = {};
+const errors: Record<string, number> = {};
+let started = 0;
+let finished = 0;
+let firstStart = Number.POSITIVE_INFINITY;
+let lastEnd = 0;
+const seqs = new Map<string, number>(spec.sessions.map((s) => [s, spec.seqBase]));
+
+function nextSeq(session: string): number {
+  const seq = seqs.get(session) ?? spec.seqBase;
+  seqs.set(session, seq + 1);
+  return seq;
+}
+
+/** One send; latency counted from `from` (start for closed, due time for open). */
+async function send(session: string, from: number): Promise<void> {
+  const seq = nextSeq(session);
+  started += 1;
+  firstStart = Math.min(firstStart, performance.now());
+  try {
+    const { statusCode, body } = await pool.request({ method: 'POST', path: `/api/v1/sessions/${session}/messages`, headers, body: sendBody(seq) });
+    await body.dump();
+    const end = performance.now();
+    lastEnd = Math.max(lastEnd, end);
+    byStatus[statusCode] = (byStatus[statusCode] ?? 0) + 1;
+    if (statusCode === 202) latencies[okCount++] = end - from;
+  } catch (error) {
+    const key = error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 120) : String(error);
+    errors[key] = (errors[key] ?? 0) + 1;
+  } finally {
+    finished += 1;
+  }
+}
+
+async function closedLoop(): Promise<void> {
+  const deadline = performance.now() + spec.maxMs;
+  let next = 0;
+  const loop = async (k: number): Promise<void> => {
+    const own = spec.partition ? spec.sessions.filter((_, i) => i % spec.connections === k) : null;
+    if (own?.length === 0) return;
+    let turn = 0;
+    while (next < spec.count && performance.now() < deadline) {
+      const i = next++;
+      const session = own ? own[turn++ % own.length] : spec.sessions[i % spec.sessions.length];
+      if (session === undefined) return;
+      await send(session, performance.now());
+    }
+  };
+  const loops = Promise.all(Array.from({ length: spec.connections }, (_, k) => loop(k)));
+  await Promise.race([loops, sleep(spec.maxMs + spec.graceMs)]);
+}
+
+async function openLoop(): Promise<void> {
+  const rate = spec.rate ?? 1_000;
+  const interval = 1_000 / rate;
+  const inFlight = new Set<Promise<void>>();
+  const t0 = performance.now() + 5;
+  let i = 0;
+  while (i < spec.count) {
+    const now = performance.now();
+    if (now - t0 > spec.maxMs) break;
+    while (i < spec.count && t0 + i * interval <= now) {
+      const due = t0 + i * interval;
+      if (lags) lags[lagCount++] = performance.now() - due;
+      const session = spec.sessions[i % spec.sessions.length] ?? '';
+      const p = send(session, due).finally(() => inFlight.delete(p));
+      inFlight.add(p);
+      i += 1;
+    }
+    const wait = t0 + i * interval - performance.now();
+    await sleep(Math.max(0, wait));
+  }
+  await Promise.race([Promise.all([...inFlight]), sleep(spec.graceMs)]);
+}
+
+const cpu0 = process.cpuUsage();
+if (spec.mode === 'closed') await closedLoop();
+else await openLoop();
+const cpu = process.cpuUsage(cpu0);
+const unfinished = started - finished;
+await pool.destroy();
+
+const durationMs = lastEnd > firstStart ? lastEnd - firstStart : Number.NaN;
+const result: LoadResult = {
+  label: spec.label,
+  mode: spec.mode,
+  connections: spec.connections,
+  rate: spec.mode === 'open' ? (spec.rate ?? 1_000) : null,
+  started,
+  ok: okCount,
+  byStatus,
+  errors,
+  unfinished,
+  durationMs: Math.round(durationMs * 10) / 10,
+  throughput: Math.round((okCount / durationMs) * 1_000 * 10) / 10,
+  latencyMs: percentiles(latencies.subarray(0, okCount)),
+  dispatchLagMs: lags ? percentiles(lags.subarray(0, lagCount)) : null,
+  firstStartEpochMs: performance.timeOrigin + firstStart,
+  lastEndEpochMs: performance.timeOrigin + lastEnd,
+  clientCpuMs: Math.round((cpu.user + cpu.system) / 1_000),
+  nextSeqBase: Math.max(...seqs.values()) + 1,
+};
+reportResult(result);
+process.exit(0);
