@@ -43,6 +43,10 @@ export interface SendAcceptOptions {
   closedCount?: number;
   openSeconds?: number;
   warmupCount?: number;
+  /** Seconds of the gateway's accept-only open-loop phase (0: skipped). */
+  acceptOnlySeconds?: number;
+  /** Write a V8 CPU profile of the gateway process into this directory (investigations). */
+  cpuProfDir?: string;
 }
 
 interface KindResult {
@@ -50,6 +54,8 @@ interface KindResult {
   warmup: Phase;
   closed: Phase[];
   open: Phase[];
+  /** gateway: open loop to sessions waiting for their QR scan — accepts without the workers running. */
+  acceptOnly: Phase | null;
   counts: { accept: CountWindow; process: CountWindow | null };
 }
 
@@ -139,6 +145,7 @@ export async function runSendAccept(options: SendAcceptOptions = {}): Promise<Be
   const closedCount = options.closedCount ?? 15_000;
   const openSeconds = options.openSeconds ?? 8;
   const warmupCount = options.warmupCount ?? 5_000;
+  const acceptOnlySeconds = options.acceptOnlySeconds ?? 3;
 
   let redisServer: BenchRedis | null = null;
   let observer: Redis | null = null;
@@ -150,13 +157,20 @@ export async function runSendAccept(options: SendAcceptOptions = {}): Promise<Be
     console.log(`  send-accept: starting redis-server, gateway (${SESSIONS} ready simulator sessions) and bare BullMQ server…`);
     const [bare, gateway] = await Promise.all([
       startSendServer({ kind: 'bare', sessions: SESSIONS, workers: false, redisUrl: redisServer.url, prefix: `bare${run}` }),
-      startSendServer({ kind: 'gateway', sessions: SESSIONS, workers: true, redisUrl: redisServer.url, prefix: `gw${run}` }),
+      startSendServer({
+        kind: 'gateway',
+        sessions: SESSIONS,
+        workers: true,
+        redisUrl: redisServer.url,
+        prefix: `gw${run}`,
+        nodeFlags: options.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`],
+      }),
     ]);
     servers.push(bare, gateway);
     const byKind = { bare, gateway };
     const results: Record<ServerKind, KindResult> = {
-      bare: { kind: 'bare', warmup: undefined as unknown as Phase, closed: [], open: [], counts: undefined as unknown as KindResult['counts'] },
-      gateway: { kind: 'gateway', warmup: undefined as unknown as Phase, closed: [], open: [], counts: undefined as unknown as KindResult['counts'] },
+      bare: { kind: 'bare', warmup: undefined as unknown as Phase, closed: [], open: [], acceptOnly: null, counts: undefined as unknown as KindResult['counts'] },
+      gateway: { kind: 'gateway', warmup: undefined as unknown as Phase, closed: [], open: [], acceptOnly: null, counts: undefined as unknown as KindResult['counts'] },
     };
     const redis = observer;
     const order = (i: number): ServerKind[] => (i % 2 === 0 ? ['bare', 'gateway'] : ['gateway', 'bare']);
@@ -174,10 +188,23 @@ export async function runSendAccept(options: SendAcceptOptions = {}): Promise<Be
         results[kind].open.push(await phase(byKind[kind], redis, s));
       }
     }
+    if (acceptOnlySeconds > 0) {
+      // Informational: the same offered load, to sessions waiting for their QR scan, so that the
+      // gateway only accepts (the lane workers wait for `ready`); then scanned and drained.
+      console.log(`  send-accept: gateway accept only (sessions not ready, workers idle), ${OPEN_RATE} req/s for ${acceptOnlySeconds} s`);
+      const pending = await gateway.pending(SESSIONS);
+      const s = spec(gateway, 'accept only', { mode: 'open', rate: OPEN_RATE, count: OPEN_RATE * acceptOnlySeconds, maxMs: acceptOnlySeconds * 1_000 + 1_000 });
+      const acceptOnly = await measurePhase(gateway, redis, { ...s, sessions: pending }, false);
+      seq.next = Math.max(seq.next, acceptOnly.load.nextSeqBase);
+      console.log(`    ${'accept only'.padEnd(14)} ${describePhase('gateway', acceptOnly)}`);
+      await gateway.scanPending();
+      acceptOnly.drain = await gateway.drain();
+      results.gateway.acceptOnly = acceptOnly;
+    }
     console.log(`  send-accept: counting Redis commands (MONITOR) of ${COUNT_SENDS} accepts`);
     for (const kind of order(0)) results[kind].counts = await countCommands(byKind[kind], redisServer.url, redis);
 
-    return report(results, performance.now() - started, { runs, openRuns, closedCount, openSeconds, warmupCount });
+    return report(results, performance.now() - started, { runs, openRuns, closedCount, openSeconds, warmupCount, acceptOnlySeconds });
   } finally {
     await Promise.allSettled(servers.map((s) => s.stop()));
     await observer?.quit().catch(() => undefined);
@@ -250,6 +277,21 @@ function report(results: Record<ServerKind, KindResult>, durationMs: number, set
       runs: g.open.length,
     }),
   ];
+  if (g.acceptOnly) {
+    const p = g.acceptOnly.load.latencyMs.p99;
+    rows.push(
+      row({
+        metric: `  same, accept only (sessions not ready, workers idle; informational)`,
+        unit: 'ms',
+        value: round(p, 1),
+        baseline: round(median(p99(b.open)), 1),
+        baselineLabel: 'bare Fastify + BullMQ queue.add',
+        goal: null,
+        spread: [round(p, 1), round(p, 1)],
+        runs: 1,
+      }),
+    );
+  }
   const view = (k: KindResult): Record<string, unknown> => ({
     medians: {
       closedThroughput: round(median(thr(k)), 1),
@@ -266,6 +308,7 @@ function report(results: Record<ServerKind, KindResult>, durationMs: number, set
     warmup: phaseView(k.warmup),
     closed: k.closed.map(phaseView),
     open: k.open.map(phaseView),
+    acceptOnly: k.acceptOnly ? phaseView(k.acceptOnly) : null,
     redisCommands: {
       perAcceptedSend: { total: k.counts.accept.perMessageTotal, byCommand: k.counts.accept.perMessage, inScripts: k.counts.accept.inScriptsPerMessage },
       perProcessedSend: k.counts.process
@@ -301,9 +344,11 @@ function flag(name: string): number | undefined {
 if (isMain(import.meta.url)) {
   installSignalCleanup();
   const options: SendAcceptOptions = {};
-  for (const key of ['runs', 'openRuns', 'closedCount', 'openSeconds', 'warmupCount'] as const) {
+  for (const key of ['runs', 'openRuns', 'closedCount', 'openSeconds', 'warmupCount', 'acceptOnlySeconds'] as const) {
     const value = flag(key);
     if (value !== undefined) options[key] = value;
   }
+  const profDir = process.argv[process.argv.indexOf('--cpu-prof') + 1];
+  if (process.argv.includes('--cpu-prof') && profDir !== undefined) options.cpuProfDir = profDir;
   await runStandalone(() => runSendAccept(options));
 }

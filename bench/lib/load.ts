@@ -38,7 +38,7 @@ export const LoadSpec = z.object({
 export type LoadSpec = z.infer<typeof LoadSpec>;
 
 /** A number that JSON turned from NaN into null comes back as NaN. */
-const num = z.preprocess((v) => (v === null ? Number.NaN : v), z.number());
+const num = z.preprocess((v) => (v === null ? Number.NaN : v), z.number().or(z.nan()));
 
 export const Percentiles = z.object({
   count: z.number(),

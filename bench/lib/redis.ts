@@ -196,7 +196,10 @@ export interface MonitorCounts {
 }
 
 export interface MonitorRecorder {
-  /** Stops recording and counts what was seen; `prefix` is replaced by `<p>` in client names. */
+  /**
+   * Stops recording and counts what was seen. With `prefix`, only the connections whose name
+   * contains it are counted (another server sharing the Redis is left out), and it is shown as `<p>`.
+   */
   stop(prefix?: string): Promise<MonitorCounts>;
 }
 
@@ -244,11 +247,11 @@ export async function startMonitor(url: string): Promise<MonitorRecorder> {
       await base.quit().catch(() => undefined);
       base.disconnect();
       const shaNames = bullmqScriptNames();
+      const filtered = prefix !== undefined && prefix.length > 0;
       const rename = (name: string): string => {
-        let out = prefix !== undefined && prefix.length > 0 ? name.split(prefix).join('<p>') : name;
-        // One lane's connections stand for all: session ids in names are collapsed.
-        out = out.replace(/send-[A-Za-z0-9_-]+/g, 'send-<session>').replace(/[0-9a-f]{8}-[0-9a-f-]{27,}/g, '<uuid>');
-        return out;
+        const out = filtered ? name.split(prefix ?? '').join('<p>') : name;
+        // All lanes alike: BullMQ names a Worker's blocking connection `<prefix>:<base64 of the queue name>`.
+        return out.replace(/:bull:[A-Za-z0-9+/]+=*$/, ':bull:<lane>');
       };
       const counts: MonitorCounts = { windowMs, topLevel: {}, topLevelTotal: 0, byClient: {}, scripts: {}, inScripts: {}, inScriptsTotal: 0 };
       const inc = (map: Record<string, number>, key: string): void => {
@@ -261,9 +264,13 @@ export async function startMonitor(url: string): Promise<MonitorRecorder> {
           if (script) inc(script.inner, event.command);
           continue;
         }
-        if (ownAddr.has(event.source)) continue;
+        const name = names.get(event.source) ?? '(closed connection)';
+        if (ownAddr.has(event.source) || (filtered && !name.includes(prefix ?? ''))) {
+          script = null;
+          continue;
+        }
         inc(counts.topLevel, event.command);
-        const client = rename(names.get(event.source) ?? '(closed connection)');
+        const client = rename(name);
         counts.byClient[client] ??= {};
         inc(counts.byClient[client], event.command);
         if (event.command === 'evalsha' || event.command === 'eval') {

@@ -60,7 +60,7 @@ export const Summary = z.object({
   sent: z.number(),
   unmatched: z.number(),
   spanMs: z.number(),
-  e2eThroughput: z.preprocess((v) => (v === null ? Number.NaN : v), z.number()),
+  e2eThroughput: z.preprocess((v) => (v === null ? Number.NaN : v), z.number().or(z.nan())),
   latencyMs: Percentiles,
 });
 export type Summary = z.infer<typeof Summary>;
@@ -112,6 +112,8 @@ export interface StartOptions {
   workers: boolean;
   redisUrl: string;
   prefix: string;
+  /** Extra node flags for the server (e.g. --cpu-prof for an investigation). */
+  nodeFlags?: readonly string[];
 }
 
 /** Starts a server under test and waits until it listens (gateway: with its sessions ready). */
@@ -119,7 +121,7 @@ export async function startSendServer(options: StartOptions): Promise<SendServer
   const dir: TempDir = await tempDir(`wagw-bench-${options.kind}-`);
   const env = gatewayEnv({ sessionsPath: dir.path, redis: { url: options.redisUrl, prefix: options.prefix }, extra: { ...SEND_BENCH_ENV } });
   const spec = { mode: options.kind, sessions: options.sessions, workers: options.workers };
-  const node = startNode(SERVER_WORKER, [JSON.stringify(spec)], { env, maxOutput: 50_000 });
+  const node = startNode(SERVER_WORKER, [JSON.stringify(spec)], { env, maxOutput: 50_000, nodeFlags: options.nodeFlags ?? [] });
   try {
     const ready = await waitForReady(node, `${options.kind} server`);
     const c = ready.controlPort;

@@ -152,6 +152,7 @@ async function gateway(spec: ServerSpec): Promise<Target> {
   const sessions = Array.from({ length: spec.sessions }, (_, i) => `bench-${String(i).padStart(3, '0')}`);
   await mapConcurrent(sessions, 10, (id) => create(id, true));
   const pendingIds: string[] = [];
+  let pendingCreated = 0;
 
   return {
     app,
@@ -167,7 +168,8 @@ async function gateway(spec: ServerSpec): Promise<Target> {
       return { drained, backlog, sentMs, waitedMs: now() - started };
     },
     pending: async (n) => {
-      const ids = Array.from({ length: n }, (_, i) => `bench-pending-${pendingIds.length + i}`);
+      const ids = Array.from({ length: n }, (_, i) => `bench-pending-${pendingCreated + i}`);
+      pendingCreated += n;
       await mapConcurrent(ids, 10, (id) => create(id, false));
       pendingIds.push(...ids);
       return ids;

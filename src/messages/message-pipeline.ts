@@ -102,10 +102,10 @@ export class MessagePipeline {
     }
   }
 
-  /** The record of one of our sends, once the worker has recorded its WhatsApp id. */
+  /** The record of one of our sends (or any stored message), once the worker has recorded its WhatsApp id. */
   private async ours(sessionId: string, waMessageId: string): Promise<MessageRecord | null> {
     await this.deps.tracker.settled(sessionId, SEND_SETTLE_WAIT_MS);
-    return this.deps.store.findByWaMessageId(sessionId, waMessageId);
+    return this.deps.tracker.recall(sessionId, waMessageId) ?? this.deps.store.findByWaMessageId(sessionId, waMessageId);
   }
 
   private async onAck(sessionId: string, waMessageId: string, ack: AckLevel, seenAt: Date): Promise<string | null> {
@@ -115,8 +115,10 @@ export class MessagePipeline {
     const status = STATUS_OF_ACK[ack];
     const update: StatusUpdate | null =
       ack === -1 ? { status: 'failed', at, error: { code: 'ACK_ERROR', message: 'WhatsApp reported an error for this message (ack -1)' } } : status ? { status, at } : null;
-    if (update) {
-      const outcome = await this.deps.store.updateStatus(record.id, update);
+    // Statuses only move forward: an ack at or below what the record already shows changes nothing.
+    if (update && !(update.status !== 'failed' && isAtOrBeyond(record, update.status))) {
+      const outcome = await this.deps.store.updateStatus(record.id, update, record);
+      if (outcome.record) this.deps.tracker.remember(outcome.record);
       if (outcome.changed && outcome.record) publishMessageStatus(this.deps.bus, outcome.record);
     }
     return record.id;
@@ -168,6 +170,7 @@ export class MessagePipeline {
   }
 
   private async onSessionDeleted(sessionId: string): Promise<void> {
+    this.deps.tracker.forgetSession(sessionId);
     await this.deps.queue.removeSession(sessionId);
     const at = new Date().toISOString();
     for (;;) {
@@ -184,6 +187,14 @@ export class MessagePipeline {
       if (page.nextCursor === null || changed === 0) return;
     }
   }
+}
+
+const RANK = { queued: 0, sent: 1, delivered: 2, read: 3, played: 4 } as const;
+
+/** The record already shows `status` or a later one (or is finished: failed, received). */
+function isAtOrBeyond(record: MessageRecord, status: 'sent' | 'delivered' | 'read' | 'played'): boolean {
+  const current = record.status;
+  return !(current in RANK) || RANK[current as keyof typeof RANK] >= RANK[status];
 }
 
 /** The field holding a record's text: `text` or `caption` (outbound), `body` (inbound). */

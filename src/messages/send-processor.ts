@@ -84,7 +84,7 @@ export class SendProcessor {
 
   private async attempt(record: MessageRecord, engine: Engine, chatId: string, payload: SendPayload, media: MediaInput | undefined, quotedMessageId: string | undefined): Promise<SendJobResult> {
     const { store, tracker, config } = this.deps;
-    const begun = await store.modify(record.id, beginAttempt(iso()));
+    const begun = await store.modify(record.id, beginAttempt(iso()), record);
     if (!begun || begun.outcome === 'not_queued') return this.finish(record.id);
     if (begun.outcome === 'interrupted') {
       return this.fail(begun.record, { code: 'SEND_INTERRUPTED', message: 'The gateway stopped during the engine call: WhatsApp may or may not have the message, so it is not sent again' });
@@ -99,12 +99,13 @@ export class SendProcessor {
       return this.attemptFailed(begun.record, error);
     }
     try {
-      const done = await store.modify(record.id, attemptSucceeded(result.waMessageId, iso()));
+      const done = await store.modify(record.id, attemptSucceeded(result.waMessageId, iso()), begun.record);
+      if (done) tracker.remember(done.record);
       if (done?.changed) publishMessageStatus(this.deps.bus, done.record);
     } finally {
       settle();
     }
-    await store.dropPayload(record.id);
+    this.dropPayload(record.id);
     return { outcome: 'done', pauseMs: config.send.minIntervalMs + Math.floor(this.random() * config.send.jitterMs) };
   }
 
@@ -115,7 +116,7 @@ export class SendProcessor {
     }
     const engineError = error instanceof EngineError ? error : new EngineError('ENGINE_ERROR', error instanceof Error ? error.message : String(error), true);
     if (PERMANENT_CODES.has(engineError.code) || !engineError.reconnectable) return this.fail(record, { code: engineError.code, message: engineError.message });
-    await store.modify(record.id, attemptEnded());
+    await store.modify(record.id, attemptEnded(), record);
     if (record.attempts >= config.send.maxAttempts) {
       return this.fail(record, { code: engineError.code, message: `${engineError.message} (gave up after ${record.attempts} attempts, SEND_MAX_ATTEMPTS)` });
     }
@@ -186,14 +187,19 @@ export class SendProcessor {
   }
 
   private async fail(record: MessageRecord, error: MessageError): Promise<SendJobResult> {
-    const failed = await this.deps.store.modify(record.id, failQueued(error, iso()));
+    const failed = await this.deps.store.modify(record.id, failQueued(error, iso()), record);
     if (failed?.changed) publishMessageStatus(this.deps.bus, failed.record);
     return this.finish(record.id);
   }
 
-  private async finish(messageId: string): Promise<SendJobResult> {
-    await this.deps.store.dropPayload(messageId);
+  private finish(messageId: string): SendJobResult {
+    this.dropPayload(messageId);
     return { outcome: 'done' };
+  }
+
+  /** Not awaited: a payload left behind (Redis hiccup) only waits for its TTL. */
+  private dropPayload(messageId: string): void {
+    this.deps.store.dropPayload(messageId).catch((error: unknown) => this.deps.logger.warn({ err: error, messageId }, 'dropping a sent message body failed; it expires with MESSAGE_TTL'));
   }
 }
 

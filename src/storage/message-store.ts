@@ -30,11 +30,15 @@ export interface MessageStore {
    * Atomic read-modify-write: `change` sees the current record and returns the record to write (or
    * `undefined` to write nothing) and a result. It may run more than once (Redis: compare-and-set,
    * retried on a concurrent change), so it must be pure. Null when the id is unknown.
-   * A changed `chatId` or a new `waMessageId` is indexed.
+   * A changed `chatId` or a new `waMessageId` is indexed. `current`: as for {@link updateStatus}.
    */
-  modify<T>(id: string, change: (record: MessageRecord) => { record?: MessageRecord | undefined; result: T }): Promise<T | null>;
-  /** Applies the status rules of `applyStatusUpdate` atomically; `record` is null when the id is unknown. */
-  updateStatus(id: string, update: StatusUpdate): Promise<{ changed: boolean; record: MessageRecord | null }>;
+  modify<T>(id: string, change: (record: MessageRecord) => { record?: MessageRecord | undefined; result: T }, current?: MessageRecord): Promise<T | null>;
+  /**
+   * Applies the status rules of `applyStatusUpdate` atomically; `record` is null when the id is
+   * unknown. `current`, when the caller holds the record as last read or written, saves a read
+   * (Redis: it is the compare-and-set's expected value; a stale one costs one retry, never a wrong write).
+   */
+  updateStatus(id: string, update: StatusUpdate, current?: MessageRecord): Promise<{ changed: boolean; record: MessageRecord | null }>;
   /** Records WhatsApp's id once: true when set (or already that value), false when unknown or set to another id. */
   setWaMessageId(id: string, waMessageId: string): Promise<boolean>;
   /** Adds one attempt; the new count, or null when the id is unknown. */

@@ -42,13 +42,16 @@ export class MessageStatusLog extends GatewayEventLog {
     return this.until(() => this.events.find((e) => e.event === 'message.status' && e.data.id === messageId && e.data.status === status), timeoutMs, `${messageId} ${status}`);
   }
 
-  /** Waits until every id has reached one of `statuses`. */
+  /** Waits until every id has reached one of `statuses` (incremental: each event is looked at once). */
   async allReach(ids: readonly string[], statuses: readonly string[], timeoutMs = 20_000): Promise<void> {
-    const wanted = new Set(ids);
+    const missing = new Set(ids);
+    let seen = 0;
     await this.until(() => {
-      const done = new Set(this.events.filter((e) => e.event === 'message.status' && statuses.includes(String(e.data.status))).map((e) => String(e.data.id)));
-      for (const id of wanted) if (!done.has(id)) return undefined;
-      return true;
+      for (; seen < this.events.length; seen++) {
+        const e = this.events[seen];
+        if (e?.event === 'message.status' && statuses.includes(String(e.data.status))) missing.delete(String(e.data.id));
+      }
+      return missing.size === 0 ? true : undefined;
     }, timeoutMs, `${ids.length} messages reaching ${statuses.join('|')}`);
   }
 }

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { LuaScript } from './lua-script.js';
 import type { Contact, ContactPage, ContactQuery, ContactStore, ContactSyncState } from '../contact-store.js';
 import { contactPageLimit, contactSearchNeedle, contactSearchText, encodeContactCursor, requireContactCursor, uniqueContacts } from '../contact-store.js';
 
@@ -7,7 +8,7 @@ import { contactPageLimit, contactSearchNeedle, contactSearchText, encodeContact
  * `budget` ids, keeps those whose search text contains `needle` (plain find; '' keeps all) until
  * `want` matched, and returns { done, lastExaminedId, json... }.
  */
-const SCAN = `
+const SCAN = new LuaScript(`
 local idsKey, searchKey, dataKey = KEYS[1], KEYS[2], KEYS[3]
 local start, needle, want, budget = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local found, examined, last, done = {}, 0, '', 0
@@ -30,7 +31,7 @@ local rows = {}
 if #found > 0 then rows = redis.call('HMGET', dataKey, unpack(found)) end
 local out = { done, last }
 for _, row in ipairs(rows) do if row then out[#out + 1] = row end end
-return out`;
+return out`);
 
 /** How many ids one SCAN step examines at most (a Lua script blocks Redis while it runs). */
 const SCAN_BUDGET = 2_000;
@@ -65,7 +66,7 @@ export class RedisContactStore implements ContactStore {
     const found: Contact[] = [];
     let start = after === null ? '-' : `(${after}`;
     for (;;) {
-      const reply = (await this.redis.eval(SCAN, 3, keys.ids, keys.search, keys.data, start, needle, String(want - found.length), String(SCAN_BUDGET))) as [
+      const reply = (await SCAN.run(this.redis, [keys.ids, keys.search, keys.data], [start, needle, String(want - found.length), String(SCAN_BUDGET)])) as [
         number,
         string,
         ...string[],

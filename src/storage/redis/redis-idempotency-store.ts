@@ -1,8 +1,9 @@
 import type { Redis } from 'ioredis';
+import { LuaScript } from './lua-script.js';
 import type { IdempotencyReservation, IdempotencyStore } from '../idempotency-store.js';
 
 /** Claims the key (SET NX PX) or returns what holds it, in one atomic step. */
-const RESERVE = `
+const RESERVE = new LuaScript(`
 local value = ARGV[1] .. ' ' .. ARGV[2]
 if redis.call('SET', KEYS[1], value, 'NX', 'PX', ARGV[3]) then return { 'reserved' } end
 local held = redis.call('GET', KEYS[1])
@@ -12,7 +13,7 @@ if not held then
 end
 local space = string.find(held, ' ', 1, true)
 if string.sub(held, 1, space - 1) == ARGV[1] then return { 'replay', string.sub(held, space + 1) } end
-return { 'conflict' }`;
+return { 'conflict' }`);
 
 /**
  * Reservations in Redis: `<prefix>:idem:<sessionId>:<key>` = `<bodyHash> <messageId>` with a TTL
@@ -32,7 +33,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
 
   async reserve(sessionId: string, key: string, bodyHash: string, messageId: string, ttlMs: number): Promise<IdempotencyReservation> {
     if (bodyHash.includes(' ')) throw new RangeError('bodyHash must not contain spaces');
-    const reply = (await this.redis.eval(RESERVE, 1, this.key(sessionId, key), bodyHash, messageId, String(Math.max(1, Math.trunc(ttlMs))))) as string[];
+    const reply = (await RESERVE.run(this.redis, [this.key(sessionId, key)], [bodyHash, messageId, String(Math.max(1, Math.trunc(ttlMs)))])) as string[];
     const [status, held] = reply;
     if (status === 'reserved') return { status: 'reserved' };
     if (status === 'replay' && held !== undefined) return { status: 'replay', messageId: held };

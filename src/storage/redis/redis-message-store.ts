@@ -1,11 +1,12 @@
 import type { Redis } from 'ioredis';
+import { LuaScript } from './lua-script.js';
 import type { MessageRecord, StatusUpdate } from '../../messages/message.js';
 import { applyStatusUpdate } from '../../messages/message.js';
 import type { CursorPosition, MessagePage, MessageQuery, MessageStats, MessageStore, TimeRange } from '../message-store.js';
 import { StatsAccumulator, decodeCursor, encodeCursor, pageLimit, timeMs } from '../message-store.js';
 
 /** Inserts a record (SET NX PX) and indexes it; drops index members older than the retention. */
-const INSERT = `
+const INSERT = new LuaScript(`
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
 for i = 2, 4 do
   redis.call('ZADD', KEYS[i], ARGV[3], ARGV[4])
@@ -14,14 +15,14 @@ for i = 2, 4 do
 end
 if KEYS[5] then redis.call('SET', KEYS[5], ARGV[4], 'PX', ARGV[2]) end
 if ARGV[6] ~= '' then redis.call('SET', ARGV[6], ARGV[7], 'PX', ARGV[2]) end
-return 1`;
+return 1`);
 
 /**
  * Compare-and-set of a record's JSON, refreshing the TTL of the record, its indexes and its
  * waMessageId mapping. The indexes are (re)added, which indexes a changed chatId; the member left
  * in the old chat's index is skipped by scans (they check the record's chatId).
  */
-const CAS = `
+const CAS = new LuaScript(`
 local current = redis.call('GET', KEYS[1])
 if not current then return -1 end
 if current ~= ARGV[1] then return 0 end
@@ -31,14 +32,14 @@ for i = 2, 4 do
   redis.call('PEXPIRE', KEYS[i], ARGV[3])
 end
 if KEYS[5] then redis.call('SET', KEYS[5], ARGV[4], 'PX', ARGV[3]) end
-return 1`;
+return 1`);
 
 /**
  * One step of a newest-first scan of an index: skips what comes before the cursor or at/after
  * `until`, stops below `since`, filters, removes members whose record expired, and returns
  * { done, lastScore, lastId, json... } after at most `budget` examined members or `want` matches.
  */
-const SCAN = `
+const SCAN = new LuaScript(`
 local key, prefix = KEYS[1], ARGV[1]
 local cursorScore, cursorId = tonumber(ARGV[2]), ARGV[3]
 local since, want, budget = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
@@ -83,7 +84,7 @@ while #out < want and examined < budget and done == 0 do
     pos = pos - #stale
   end
 end
-return { done, lastScore, lastId, unpack(out) }`;
+return { done, lastScore, lastId, unpack(out) }`);
 
 const SCAN_BUDGET = 1_000;
 
@@ -149,10 +150,10 @@ export class RedisMessageStore implements MessageStore {
     const found: MessageRecord[] = [];
     let cursor = start;
     for (;;) {
-      const reply = (await this.redis.eval(SCAN, 1, key, this.recordKey(''), cursor ? String(cursor.ms) : '', cursor ? cursor.id : '',
+      const reply = (await SCAN.run(this.redis, [key], [this.recordKey(''), cursor ? String(cursor.ms) : '', cursor ? cursor.id : '',
         until === undefined ? '' : String(until), since === undefined ? '' : String(since), String(want - found.length), String(SCAN_BUDGET),
         query.chatId ?? '', query.direction ?? '', query.status ?? '', query.type ?? '',
-        query.latencyOverMs === undefined ? '' : String(query.latencyOverMs))) as [number, string, string, ...string[]];
+        query.latencyOverMs === undefined ? '' : String(query.latencyOverMs)])) as [number, string, string, ...string[]];
       const [done, lastScore, lastId, ...rows] = reply;
       for (const raw of rows) found.push(JSON.parse(raw) as MessageRecord);
       if (done === 1 || found.length >= want || lastId === '') return found;
@@ -188,8 +189,8 @@ export class RedisMessageStore implements MessageStore {
   async insert(record: MessageRecord, payload?: string): Promise<boolean> {
     const keys = this.keysOf(record);
     const cutoff = Date.now() - this.ttlMs;
-    const inserted = await this.redis.eval(INSERT, keys.length, ...keys, JSON.stringify(record), String(this.ttlMs), String(Date.parse(record.createdAt)), record.id, String(cutoff),
-      payload === undefined ? '' : this.payloadKey(record.id), payload ?? '');
+    const inserted = await INSERT.run(this.redis, keys, [JSON.stringify(record), String(this.ttlMs), String(Date.parse(record.createdAt)), record.id, String(cutoff),
+      payload === undefined ? '' : this.payloadKey(record.id), payload ?? '']);
     return inserted === 1;
   }
 
@@ -201,29 +202,37 @@ export class RedisMessageStore implements MessageStore {
     await this.redis.del(this.payloadKey(id));
   }
 
-  async modify<T>(id: string, change: (record: MessageRecord) => { record?: MessageRecord | undefined; result: T }): Promise<T | null> {
-    return this.mutate<T | null>(id, (record) => {
-      const outcome = change(record);
-      return outcome.record === undefined ? { record, write: false, result: outcome.result } : { record: outcome.record, write: true, result: outcome.result };
-    }, null);
+  async modify<T>(id: string, change: (record: MessageRecord) => { record?: MessageRecord | undefined; result: T }, current?: MessageRecord): Promise<T | null> {
+    return this.mutate<T | null>(
+      id,
+      (record) => {
+        const outcome = change(record);
+        return outcome.record === undefined ? { record, write: false, result: outcome.result } : { record: outcome.record, write: true, result: outcome.result };
+      },
+      null,
+      current,
+    );
   }
 
   /** Read → change → compare-and-set, retried when another writer got there first. */
-  private async mutate<T>(id: string, change: (record: MessageRecord) => { record: MessageRecord; write: boolean; result: T }, missing: T): Promise<T> {
+  private async mutate<T>(id: string, change: (record: MessageRecord) => { record: MessageRecord; write: boolean; result: T }, missing: T, current?: MessageRecord): Promise<T> {
+    // Records are stored as JSON.stringify of plain data, so a held record re-serialises to the stored bytes.
+    let known = current === undefined ? null : JSON.stringify(current);
     for (let attempt = 0; attempt < 50; attempt++) {
-      const raw = await this.redis.get(this.recordKey(id));
+      const raw = known ?? (await this.redis.get(this.recordKey(id)));
+      known = null;
       if (raw === null) return missing;
       const outcome = change(JSON.parse(raw) as MessageRecord);
       if (!outcome.write) return outcome.result;
       const keys = this.keysOf(outcome.record);
-      const written = await this.redis.eval(CAS, keys.length, ...keys, raw, JSON.stringify(outcome.record), String(this.ttlMs), id, String(Date.parse(outcome.record.createdAt)));
+      const written = await CAS.run(this.redis, keys, [raw, JSON.stringify(outcome.record), String(this.ttlMs), id, String(Date.parse(outcome.record.createdAt))]);
       if (written === 1) return outcome.result;
       if (written === -1) return missing;
     }
     throw new Error(`message ${id}: too many concurrent updates`);
   }
 
-  async updateStatus(id: string, update: StatusUpdate): Promise<{ changed: boolean; record: MessageRecord | null }> {
+  async updateStatus(id: string, update: StatusUpdate, current?: MessageRecord): Promise<{ changed: boolean; record: MessageRecord | null }> {
     return this.mutate<{ changed: boolean; record: MessageRecord | null }>(
       id,
       (record) => {
@@ -231,6 +240,7 @@ export class RedisMessageStore implements MessageStore {
         return { record: outcome.record, write: outcome.dirty, result: { changed: outcome.changed, record: outcome.record } };
       },
       { changed: false, record: null },
+      current,
     );
   }
 
