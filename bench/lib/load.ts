@@ -73,8 +73,10 @@ export const LoadResult = z.object({
   /** Wall-clock ms (performance.timeOrigin + now) of the first start and last answer. */
   firstStartEpochMs: z.number(),
   lastEndEpochMs: z.number(),
-  /** CPU the load generator used, ms (user + system). */
+  /** CPU the load generator used while it sent, ms (user + system). */
   clientCpuMs: z.number(),
+  /** CPU of the whole load-generator process, startup (node, tsx) included, ms. */
+  clientProcessCpuMs: z.number(),
   /** Per-session sequence number the next phase should start above. */
   nextSeqBase: z.number(),
 });

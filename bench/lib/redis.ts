@@ -179,6 +179,8 @@ export interface ScriptCount {
   calls: number;
   /** Commands the script ran, summed over its calls. */
   inner: Record<string, number>;
+  /** What its first call ran, in order (names a script known only by its sha). */
+  firstCall: string[];
 }
 
 export interface MonitorCounts {
@@ -258,15 +260,19 @@ export async function startMonitor(url: string): Promise<MonitorRecorder> {
         map[key] = (map[key] ?? 0) + 1;
       };
       let script: ScriptCount | null = null;
+      let firstCall: string[] | null = null;
       for (const event of seen) {
         if (event.source === 'lua') {
+          if (!script) continue;
           inc(counts.inScripts, event.command);
-          if (script) inc(script.inner, event.command);
+          inc(script.inner, event.command);
+          if (firstCall && firstCall.length < 12) firstCall.push(event.command);
           continue;
         }
         const name = names.get(event.source) ?? '(closed connection)';
         if (ownAddr.has(event.source) || (filtered && !name.includes(prefix ?? ''))) {
           script = null;
+          firstCall = null;
           continue;
         }
         inc(counts.topLevel, event.command);
@@ -275,10 +281,12 @@ export async function startMonitor(url: string): Promise<MonitorRecorder> {
         inc(counts.byClient[client], event.command);
         if (event.command === 'evalsha' || event.command === 'eval') {
           const label = event.command === 'evalsha' ? (shaNames.get(event.arg1) ?? `evalsha:${event.arg1.slice(0, 8)}`) : evalLabel(event.arg1);
-          script = counts.scripts[label] ??= { calls: 0, inner: {} };
+          script = counts.scripts[label] ??= { calls: 0, inner: {}, firstCall: [] };
           script.calls += 1;
+          firstCall = script.calls === 1 ? script.firstCall : null;
         } else {
           script = null;
+          firstCall = null;
         }
       }
       counts.topLevelTotal = sumOf(counts.topLevel);

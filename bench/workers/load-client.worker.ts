@@ -150,6 +150,7 @@ const result: LoadResult = {
   firstStartEpochMs: performance.timeOrigin + firstStart,
   lastEndEpochMs: performance.timeOrigin + lastEnd,
   clientCpuMs: Math.round((cpu.user + cpu.system) / 1_000),
+  clientProcessCpuMs: Math.round((process.cpuUsage().user + process.cpuUsage().system) / 1_000),
   nextSeqBase: Math.max(...seqs.values()) + 1,
 };
 reportResult(result);

@@ -8,6 +8,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Served without an API key (health probes). */
     public?: boolean;
+    /** Request body examples for the OpenAPI document, when zod cannot carry them (see http/openapi.ts). */
+    bodyExamples?: readonly unknown[];
   }
   interface FastifyRequest {
     /** Non-secret id of the API key that authenticated the request (rate limiting), or null. */

@@ -25,6 +25,29 @@ function description(): string {
   ].join('\n');
 }
 
+/**
+ * zod drops `examples` from bodies whose schema transforms (the send body normalises `to`), and the
+ * provider rebuilds body schemas after `transform`; so a route gives them in `config.bodyExamples`
+ * and they are put on the finished document.
+ */
+function bodyExamplesPatcher(app: FastifyInstance): typeof jsonSchemaTransformObject {
+  const wanted: { path: string; method: string; examples: readonly unknown[] }[] = [];
+  app.addHook('onRoute', (route) => {
+    const examples = route.config?.bodyExamples;
+    if (!examples) return;
+    const path = route.url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+    for (const method of [route.method].flat()) wanted.push({ path, method: method.toLowerCase(), examples });
+  });
+  return (input) => {
+    const document = jsonSchemaTransformObject(input) as { paths?: Record<string, Record<string, { requestBody?: { content?: Record<string, { schema?: Record<string, unknown> }> } }>> };
+    for (const { path, method, examples } of wanted) {
+      const media = document.paths?.[path]?.[method]?.requestBody?.content?.['application/json'];
+      if (media?.schema) media.schema = { ...media.schema, examples };
+    }
+    return document as ReturnType<typeof jsonSchemaTransformObject>;
+  };
+}
+
 async function openApiPlugin(app: FastifyInstance, options: { version: string }): Promise<void> {
   await app.register(swagger, {
     openapi: {
@@ -32,6 +55,9 @@ async function openApiPlugin(app: FastifyInstance, options: { version: string })
       info: { title: 'whatsapp-gateway', version: options.version, description: description() },
       tags: [
         { name: 'Sessions', description: 'Session lifecycle' },
+        { name: 'Messages', description: 'Sends (queued, ordered, paced, retried, idempotent), history, stats and actions' },
+        { name: 'Contacts', description: 'Synced contacts (cached), number lookup, profile pictures' },
+        { name: 'Chats', description: 'Chats, read receipts and presence' },
         { name: 'Simulator', description: 'Controls of the simulated phone (engine "simulator" only)' },
         { name: 'Health', description: 'Probes and health' },
       ],
@@ -45,7 +71,7 @@ async function openApiPlugin(app: FastifyInstance, options: { version: string })
       security: [{ apiKey: [] }, { gatewayKey: [] }, { bearer: [] }],
     },
     transform: jsonSchemaTransform,
-    transformObject: jsonSchemaTransformObject,
+    transformObject: bodyExamplesPatcher(app),
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { persistAuthorization: true } });
 }

@@ -21,7 +21,7 @@ import {
   StatsQuery,
   StatsResponse,
 } from './message.responses.js';
-import { base64DecodedBytes, MESSAGE_LIMITS, sendMessageBody } from './message.schemas.js';
+import { base64DecodedBytes, MESSAGE_LIMITS, SEND_MESSAGE_EXAMPLES, sendMessageBody } from './message.schemas.js';
 
 const tags = ['Messages'];
 
@@ -45,6 +45,7 @@ export async function messageRoutes(parent: FastifyInstance, options: MessageRou
 
   app.post('/api/v1/sessions/:id/messages', {
     bodyLimit: sendBodyLimit(mediaMaxBytes),
+    config: { bodyExamples: SEND_MESSAGE_EXAMPLES.filter((example) => example.type !== 'buttons' && example.type !== 'list') },
     schema: {
       tags,
       summary: 'Queue a send',

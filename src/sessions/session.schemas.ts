@@ -63,7 +63,10 @@ export const UpdateSessionBody = z
   .strict()
   .meta({ examples: [{ metadata: { team: 'support' } }] });
 
-export const ReplaceWebhooksBody = z.object({ webhooks: z.array(WebhookInput).max(SESSION_LIMITS.webhooks) }).strict();
+export const ReplaceWebhooksBody = z
+  .object({ webhooks: z.array(WebhookInput).max(SESSION_LIMITS.webhooks) })
+  .strict()
+  .meta({ examples: [{ webhooks: [{ url: 'https://backend.example.com/whatsapp/webhook', events: ['message', 'message_ack', 'message.status'], secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' }] }] });
 
 export const ListSessionsQuery = z.object({
   status: z.enum(SESSION_STATUSES).optional(),

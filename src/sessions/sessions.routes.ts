@@ -135,6 +135,7 @@ export async function sessionRoutes(parent: FastifyInstance, options: { sessions
   });
 
   app.post('/api/v1/sessions/:id/pairing-code', {
+    config: { bodyExamples: [{ phone: '+55 11 99999-9999' }] },
     schema: {
       tags,
       summary: 'Link by phone number instead of QR',

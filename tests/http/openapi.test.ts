@@ -13,6 +13,8 @@ const hasExample = (value: unknown, schemas: Schemas, seen = new Set<unknown>())
   seen.add(value);
   const record = value as Record<string, unknown>;
   if (Array.isArray(record.examples) && record.examples.length > 0) return true;
+  // OpenAPI's media-type form: `examples: { name: { value } }`.
+  if (record.examples !== null && typeof record.examples === 'object' && Object.values(record.examples).some((e) => typeof e === 'object' && e !== null && 'value' in e)) return true;
   if (record.example !== undefined) return true;
   if (typeof record.$ref === 'string') return hasExample(schemas[record.$ref.split('/').pop() ?? ''], schemas, seen);
   return Object.values(record).some((inner) => hasExample(inner, schemas, seen));
@@ -45,6 +47,13 @@ describe('OpenAPI document', () => {
       expect(documented, `${label} has no example`).toBe(true);
       if (!op.public) for (const status of ['400', '401', '429', '500']) expect(op.responses, `${label} lacks ${status}`).toHaveProperty(status);
       if (op.path.includes('{id}') && !op.public) expect(op.responses, `${label} lacks 404`).toHaveProperty('404');
+    }
+  });
+
+  it('gives every request body an example', () => {
+    for (const op of operations) {
+      const body = (doc.paths[op.path]?.[op.method.toLowerCase()] as { requestBody?: { content?: Record<string, unknown> } } | undefined)?.requestBody;
+      if (body) expect(hasExample(body.content, doc.components?.schemas ?? {}), `${op.method} ${op.path} request body`).toBe(true);
     }
   });
 
