@@ -233,6 +233,9 @@ function phaseView(p: Phase): Record<string, unknown> {
     redisCpuUsPerReqToDrained: p.cpuToDrained ? perMsg(p.cpuToDrained.redisCpuMs, p.load.ok) : null,
     drain: p.drain,
     serverRssMB: round(p.after.rssBytes / 1024 / 1024, 1),
+    otherLoadCores: p.cpu.foreignCores,
+    machineCpuMsDuringLoad: round(p.cpu.machineCpuMs, 0),
+    quietWait: p.quiet,
   };
 }
 

@@ -194,6 +194,8 @@ function view(k: KindResult): Record<string, unknown> {
     redisCpuUsPerMsg: x.phase.cpuToDrained ? round((x.phase.cpuToDrained.redisCpuMs / x.summary.sent) * 1_000, 0) : null,
     clientCpuUsPerMsg: round((x.phase.load.clientCpuMs / Math.max(1, x.phase.load.ok)) * 1_000, 0),
     serverRssMB: round(x.phase.after.rssBytes / 1024 / 1024, 1),
+    otherLoadCores: x.phase.cpu.foreignCores,
+    quietWait: x.phase.quiet,
   });
   return {
     medians: {

@@ -4,6 +4,7 @@
  * the load generator (bench/workers/load-client.worker.ts) as a process of its own, and measures a
  * phase: the client's figures plus the server's and redis-server's CPU over the same window.
  */
+import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { request } from 'undici';
 import { z } from 'zod';
@@ -164,9 +165,54 @@ export interface PhaseCpu {
   /** Share of the window the server's event loop was busy. */
   serverElu: number;
   windowMs: number;
+  /** CPU the whole machine used in the window (/proc/stat, all CPUs), ms. */
+  machineCpuMs: number;
+  /**
+   * Machine CPU not used by this benchmark (server, redis-server, load generator, this process),
+   * in cores: other work on a shared machine that competed with the measurement.
+   */
+  foreignCores: number;
+}
+
+/** Busy and total jiffies of all CPUs (/proc/stat; USER_HZ = 100 on Linux). */
+function machineJiffies(): { busy: number; total: number } {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+    const f = line.trim().split(/\s+/).slice(1).map(Number);
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+    const idle = (f[3] ?? 0) + (f[4] ?? 0);
+    return { busy: total - idle, total };
+  } catch {
+    return { busy: Number.NaN, total: Number.NaN };
+  }
+}
+const JIFFY_MS = 10;
+
+const ownCpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1_000;
+};
+
+/**
+ * Waits (at most `maxMs`) until the machine is quiet — less than `cores` CPUs busy over 500 ms —
+ * so that a phase does not start in the middle of someone else's burst. Returns how long it
+ * waited and the load last seen, in cores.
+ */
+export async function waitForQuiet(maxMs = 4_000, cores = 0.3): Promise<{ waitedMs: number; busyCores: number }> {
+  const started = performance.now();
+  for (;;) {
+    const a = machineJiffies();
+    await sleep(500);
+    const b = machineJiffies();
+    const busyCores = ((b.busy - a.busy) * JIFFY_MS) / 500;
+    const waitedMs = performance.now() - started;
+    if (!(busyCores >= cores) || waitedMs >= maxMs) return { waitedMs: Math.round(waitedMs), busyCores: Math.round(busyCores * 100) / 100 };
+  }
 }
 
 export interface Phase {
+  /** The wait for a quiet machine before the phase. */
+  quiet: { waitedMs: number; busyCores: number };
   load: LoadResult;
   /** Server stats at the start of the phase (the window of its sends starts at acceptIndex/sendIndex). */
   before: ServerStats;
@@ -178,34 +224,51 @@ export interface Phase {
   drain: Drain | null;
 }
 
-async function cpuSince(server: SendServer, redis: Redis, before: ServerStats, redisBefore: number, t0: number): Promise<{ cpu: PhaseCpu; after: ServerStats }> {
-  const [after, redisAfter] = await Promise.all([server.stats(), redisCpuSeconds(redis)]);
-  const active = after.eluActiveMs - before.eluActiveMs;
-  const idle = after.eluIdleMs - before.eluIdleMs;
+interface CpuMark {
+  server: ServerStats;
+  redisSeconds: number;
+  machine: { busy: number; total: number };
+  ownMs: number;
+  t: number;
+}
+
+async function cpuMark(server: SendServer, redis: Redis): Promise<CpuMark> {
+  const [stats, redisSeconds] = await Promise.all([server.stats(), redisCpuSeconds(redis)]);
+  return { server: stats, redisSeconds, machine: machineJiffies(), ownMs: ownCpuMs(), t: performance.now() };
+}
+
+function cpuBetween(a: CpuMark, b: CpuMark, clientCpuMs: number): PhaseCpu {
+  const active = b.server.eluActiveMs - a.server.eluActiveMs;
+  const idle = b.server.eluIdleMs - a.server.eluIdleMs;
+  const serverCpuMs = (b.server.cpuUs - a.server.cpuUs) / 1_000;
+  const redisCpuMs = (b.redisSeconds - a.redisSeconds) * 1_000;
+  const machineCpuMs = (b.machine.busy - a.machine.busy) * JIFFY_MS;
+  const windowMs = b.t - a.t;
+  const foreignMs = machineCpuMs - serverCpuMs - redisCpuMs - clientCpuMs - (b.ownMs - a.ownMs);
   return {
-    after,
-    cpu: {
-      serverCpuMs: (after.cpuUs - before.cpuUs) / 1_000,
-      redisCpuMs: (redisAfter - redisBefore) * 1_000,
-      serverElu: active + idle > 0 ? active / (active + idle) : Number.NaN,
-      windowMs: performance.now() - t0,
-    },
+    serverCpuMs,
+    redisCpuMs,
+    serverElu: active + idle > 0 ? active / (active + idle) : Number.NaN,
+    windowMs,
+    machineCpuMs,
+    foreignCores: Math.round((Math.max(0, foreignMs) / windowMs) * 100) / 100,
   };
 }
 
 /**
- * One measured phase: server and Redis CPU read, the load run, read again; then (unless `drain`
- * is false) the server drained and the CPU read a third time.
+ * One measured phase: a wait for a quiet machine, server/Redis/machine CPU read, the load run,
+ * read again; then (unless `drain` is false) the server drained and the CPU read a third time.
  */
 export async function measurePhase(server: SendServer, redis: Redis, spec: LoadSpec, drain = true): Promise<Phase> {
-  const [before, redisBefore] = await Promise.all([server.stats(), redisCpuSeconds(redis)]);
-  const t0 = performance.now();
+  const quiet = await waitForQuiet();
+  const start = await cpuMark(server, redis);
   const load = await runLoad(spec);
-  const during = await cpuSince(server, redis, before, redisBefore, t0);
-  if (!drain) return { load, before, after: during.after, cpu: during.cpu, cpuToDrained: null, drain: null };
+  const end = await cpuMark(server, redis);
+  const cpu = cpuBetween(start, end, load.clientProcessCpuMs);
+  if (!drain) return { quiet, load, before: start.server, after: end.server, cpu, cpuToDrained: null, drain: null };
   const drained = await server.drain();
-  const total = await cpuSince(server, redis, before, redisBefore, t0);
-  return { load, before, after: total.after, cpu: during.cpu, cpuToDrained: total.cpu, drain: drained };
+  const done = await cpuMark(server, redis);
+  return { quiet, load, before: start.server, after: done.server, cpu, cpuToDrained: cpuBetween(start, done, load.clientProcessCpuMs), drain: drained };
 }
 
 /** A compact view of a phase for the logs. */
@@ -218,5 +281,5 @@ export function describePhase(kind: ServerKind, phase: Phase): string {
     .join(' ');
   const errors = Object.values(l.errors).reduce((s, n) => s + n, 0);
   const drain = phase.drain ? `, drain ${(phase.drain.waitedMs / 1000).toFixed(1)} s (backlog ${phase.drain.backlog})` : '';
-  return `${kind.padEnd(7)} ${l.throughput.toFixed(0).padStart(5)} req/s  p50 ${lat.p50.toFixed(1)} p99 ${lat.p99.toFixed(1)} max ${lat.max.toFixed(1)} ms  (${l.ok} ok${statuses ? ` ${statuses}` : ''}${errors > 0 ? ` ${errors} errors` : ''}${l.unfinished > 0 ? ` ${l.unfinished} unfinished` : ''}) server CPU ${(phase.cpu.serverCpuMs / Math.max(1, l.ok) * 1000).toFixed(0)} µs/req, ELU ${phase.cpu.serverElu.toFixed(2)}${drain}`;
+  return `${kind.padEnd(7)} ${l.throughput.toFixed(0).padStart(5)} req/s  p50 ${lat.p50.toFixed(1)} p99 ${lat.p99.toFixed(1)} max ${lat.max.toFixed(1)} ms  (${l.ok} ok${statuses ? ` ${statuses}` : ''}${errors > 0 ? ` ${errors} errors` : ''}${l.unfinished > 0 ? ` ${l.unfinished} unfinished` : ''}) server CPU ${(phase.cpu.serverCpuMs / Math.max(1, l.ok) * 1000).toFixed(0)} µs/req, ELU ${phase.cpu.serverElu.toFixed(2)}${drain}, other load ${phase.cpu.foreignCores.toFixed(2)} cores`;
 }

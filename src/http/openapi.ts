@@ -44,7 +44,7 @@ function bodyExamplesPatcher(app: FastifyInstance): typeof jsonSchemaTransformOb
       const media = document.paths?.[path]?.[method]?.requestBody?.content?.['application/json'];
       if (media?.schema) media.schema = { ...media.schema, examples };
     }
-    return document as ReturnType<typeof jsonSchemaTransformObject>;
+    return document;
   };
 }
 
