@@ -25,7 +25,7 @@ import type { Redis } from 'ioredis';
 import { installSignalCleanup, isMain, runStandalone } from './lib/cli.js';
 import type { LoadSpec } from './lib/load.js';
 import { row, type BenchResult } from './lib/result.js';
-import { commandCalls, connectRedis, diffCounts, perUnit, startMonitor, startRedis, type BenchRedis, type MonitorCounts } from './lib/redis.js';
+import { commandCalls, connectRedis, diffCounts, perUnit, withoutObserver, startMonitor, startRedis, type BenchRedis, type MonitorCounts } from './lib/redis.js';
 import { describePhase, measurePhase, runLoad, startSendServer, type Phase, type SendServer, type ServerKind } from './lib/send-harness.js';
 import { max, median, min, round } from './lib/stats.js';
 
@@ -100,9 +100,8 @@ async function countWindow(redisUrl: string, observer: Redis, prefix: string, me
   await work();
   const counts = await monitor.stop(prefix);
   const statsAfter = await commandCalls(observer);
-  const commandstats = diffCounts(statsAfter, statsBefore);
   // The observer's own INFO and CLIENT LIST calls, and MONITOR's, are not the servers'.
-  for (const own of ['info', 'client|list', 'monitor', 'client|setname', 'quit']) delete commandstats[own];
+  const commandstats = withoutObserver(diffCounts(statsAfter, statsBefore));
   return {
     messages,
     perMessage: perUnit(counts.topLevel, messages),

@@ -28,7 +28,7 @@ import type { Redis } from 'ioredis';
 import { installSignalCleanup, isMain, runStandalone } from './lib/cli.js';
 import type { LoadSpec } from './lib/load.js';
 import { row, type BenchResult } from './lib/result.js';
-import { commandCalls, connectRedis, diffCounts, perUnit, startMonitor, startRedis, type BenchRedis, type MonitorCounts } from './lib/redis.js';
+import { commandCalls, connectRedis, diffCounts, perUnit, withoutObserver, startMonitor, startRedis, type BenchRedis, type MonitorCounts } from './lib/redis.js';
 import { describePhase, measurePhase, startSendServer, type Phase, type SendServer, type ServerKind, type Summary } from './lib/send-harness.js';
 import { max, median, min, round } from './lib/stats.js';
 
@@ -109,8 +109,7 @@ async function countCommands(server: SendServer, redisUrl: string, observer: Red
   const phase = await measurePhase(server, observer, spec(server, 'count', { mode: 'closed', count: COUNT_SENDS, maxMs: 60_000 }));
   seq.next = Math.max(seq.next, phase.load.nextSeqBase);
   const counts = await monitor.stop(server.prefix);
-  const commandstats = diffCounts(await commandCalls(observer), statsBefore);
-  for (const own of ['info', 'client|list', 'monitor', 'client|setname', 'quit']) delete commandstats[own];
+  const commandstats = withoutObserver(diffCounts(await commandCalls(observer), statsBefore));
   if (phase.load.ok !== COUNT_SENDS || phase.drain?.drained !== true) throw new Error(`${server.kind}: the ${COUNT_SENDS} counted sends were not all accepted and sent`);
   return {
     messages: COUNT_SENDS,

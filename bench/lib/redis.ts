@@ -134,6 +134,14 @@ export function diffCounts(after: Record<string, number>, before: Record<string,
   return out;
 }
 
+/** The commands a benchmark's own observer and MONITOR connections send, left out of commandstats deltas. */
+const OBSERVER_COMMANDS = new Set(['info', 'client|list', 'monitor', 'client|setname', 'quit']);
+
+/** A commandstats delta without the observer's own commands. */
+export function withoutObserver(counts: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).filter(([command]) => !OBSERVER_COMMANDS.has(command)));
+}
+
 /** Each count divided by `n`, rounded to 2 decimals, largest first. */
 export function perUnit(counts: Record<string, number>, n: number): Record<string, number> {
   return Object.fromEntries(
@@ -249,9 +257,10 @@ export async function startMonitor(url: string): Promise<MonitorRecorder> {
       await base.quit().catch(() => undefined);
       base.disconnect();
       const shaNames = bullmqScriptNames();
-      const filtered = prefix !== undefined && prefix.length > 0;
+      const only = prefix ?? '';
+      const filtered = only.length > 0;
       const rename = (name: string): string => {
-        const out = filtered ? name.split(prefix ?? '').join('<p>') : name;
+        const out = filtered ? name.split(only).join('<p>') : name;
         // All lanes alike: BullMQ names a Worker's blocking connection `<prefix>:<base64 of the queue name>`.
         return out.replace(/:bull:[A-Za-z0-9+/]+=*$/, ':bull:<lane>');
       };
@@ -270,7 +279,7 @@ export async function startMonitor(url: string): Promise<MonitorRecorder> {
           continue;
         }
         const name = names.get(event.source) ?? '(closed connection)';
-        if (ownAddr.has(event.source) || (filtered && !name.includes(prefix ?? ''))) {
+        if (ownAddr.has(event.source) || (filtered && !name.includes(only))) {
           script = null;
           firstCall = null;
           continue;

@@ -86,21 +86,21 @@ export interface SendServer {
 
 async function call(port: number, method: 'GET' | 'POST', path: string): Promise<unknown> {
   const { statusCode, body } = await request(`http://127.0.0.1:${port}${path}`, { method, headersTimeout: 180_000, bodyTimeout: 180_000 });
-  const json = (await body.json()) as unknown;
+  const json = await body.json();
   if (statusCode !== 200) throw new Error(`control ${method} ${path}: ${statusCode} ${JSON.stringify(json)}`);
   return json;
 }
 
 async function waitForReady(node: NodeChild, what: string): Promise<z.infer<typeof Ready>> {
   const deadline = performance.now() + STARTUP_TIMEOUT_MS;
-  let exited = false;
+  const state = { exited: false };
   void node.exited.then(() => {
-    exited = true;
+    state.exited = true;
   });
   for (;;) {
     const line = node.stdout().split('\n').find((l) => l.startsWith(READY_MARKER));
     if (line !== undefined) return Ready.parse(JSON.parse(line.slice(READY_MARKER.length)));
-    if (exited) throw new Error(`${what} exited before it was ready\n${tail(node.stderr())}\n${tail(node.stdout())}`);
+    if (state.exited) throw new Error(`${what} exited before it was ready\n${tail(node.stderr())}\n${tail(node.stdout())}`);
     if (performance.now() > deadline) throw new Error(`${what}: not ready after ${STARTUP_TIMEOUT_MS} ms\n${tail(node.stderr())}`);
     await sleep(50);
   }

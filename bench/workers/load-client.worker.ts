@@ -48,18 +48,17 @@ function nextSeq(session: string): number {
 function post(path: string, body: string): Promise<number> {
   return new Promise((resolve, reject) => {
     let status = 0;
-    // The core handler interface of undici 7's Client (the newer onResponse* names need a wrapper).
+    // onRequestStart marks the handler as one of the current interface (undici wraps it for its core).
     pool.dispatch(
       { origin: spec.origin, method: 'POST', path, headers, body },
       {
-        onConnect: () => undefined,
-        onHeaders: (statusCode: number) => {
+        onRequestStart: () => undefined,
+        onResponseStart: (_controller, statusCode) => {
           status = statusCode;
-          return true;
         },
-        onData: () => true,
-        onComplete: () => resolve(status),
-        onError: (error: Error) => reject(error),
+        onResponseData: () => undefined,
+        onResponseEnd: () => resolve(status),
+        onResponseError: (_controller, error) => reject(error),
       },
     );
   });

@@ -178,6 +178,24 @@ describe.each(STORAGE_MODES)('message routes (%s)', (mode) => {
     expect((await getMessage(app, 'later', early.id)).attempts).toBe(1);
   });
 
+  it('quotes by our id or WhatsApp’s, passes mentions as WhatsApp ids, and fails an unknown quote without retry', async () => {
+    const app = await start();
+    await readySession(app, 'sales');
+    const first = await accepted(app, 'sales', { to: '5511999991234', type: 'text', text: 'first' });
+    await log?.status(first.id, 'sent');
+    const waId = (await getMessage(app, 'sales', first.id)).waMessageId ?? '';
+    const byOurs = await accepted(app, 'sales', { to: '5511999991234', type: 'text', text: 'oi @5511977776666', replyTo: first.id, mentions: ['+55 11 97777-6666'] });
+    const byTheirs = await accepted(app, 'sales', { to: '5511999991234', type: 'text', text: 'again', replyTo: waId });
+    const unknown = await accepted(app, 'sales', { to: '5511999991234', type: 'text', text: 'lost', replyTo: 'msg_000000000000000000000000' });
+    await log?.allReach([byOurs.id, byTheirs.id], ['sent', 'delivered', 'read']);
+    await log?.status(unknown.id, 'failed');
+    expect(byOurs.content).toMatchObject({ replyTo: first.id, mentions: ['5511977776666'] });
+    expect(sends[1]?.options).toEqual({ quotedMessageId: waId, mentions: ['5511977776666@c.us'] });
+    expect(sends[2]?.options).toMatchObject({ quotedMessageId: waId });
+    expect(await getMessage(app, 'sales', unknown.id)).toMatchObject({ status: 'failed', attempts: 0, error: { code: 'QUOTED_MESSAGE_NOT_FOUND' } });
+    expect(sends).toHaveLength(3);
+  });
+
   it('resolves a phone number to the engine’s id and fails a number not on WhatsApp once, without retry', async () => {
     const app = await start();
     await readySession(app, 'sales');

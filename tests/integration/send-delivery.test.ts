@@ -81,6 +81,19 @@ describe.each(STORAGE_MODES)('send delivery (%s)', (mode) => {
     for (let i = 1; i < sentAt.length; i++) expect((sentAt[i] ?? 0) - (sentAt[i - 1] ?? 0)).toBeGreaterThanOrEqual(140);
   });
 
+  it('shows typing for SEND_TYPING_MS before a text send (not before other types)', async () => {
+    const steps: string[] = [];
+    t = await startTestApp(
+      { mode, env: { SEND_TYPING_MS: '30' } },
+      { engineDrivers: [countingSimulatorDriver((s) => steps.push(`send ${s.content.type}`), { onPresence: (_id, chatId, state) => steps.push(`${state} ${chatId}`) })] },
+    );
+    log = new MessageStatusLog(t.app.gateway.bus);
+    await readySession(t, 'sales');
+    const records = [await accepted(t, 'sales', text(1)), await accepted(t, 'sales', { to: '5511999991234', type: 'location', location: { latitude: 1, longitude: 2 } })];
+    await log.allReach(records.map((r) => r.id), ['sent', 'delivered', 'read']);
+    expect(steps).toEqual(['typing 5511999991234@c.us', 'send text', 'send location']);
+  });
+
   it('Idempotency-Key: a sequential repeat replays the record, another body is refused, parallel duplicates make one send', async () => {
     const app = await start();
     await readySession(app, 'sales');
