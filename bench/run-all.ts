@@ -1,7 +1,9 @@
 /**
  * `npm run bench`: the foundation benchmarks in sequence — session memory, restore time, idle
  * RSS — each against a bare baseline measured in the same run, then Chromium memory per webjs
- * session. Prints a table and writes the raw results to bench/results/latest.json (git-ignored).
+ * session, then the send path (issue #4): accept throughput/latency and sends end to end, each
+ * against bare BullMQ. Prints a table and writes the raw results to bench/results/latest.json
+ * (git-ignored).
  * `npm run bench -- <name> [<name>…]` runs only those (results in latest-<names>.json). Every
  * child process, redis-server and Chromium is stopped at the end, on failure or Ctrl-C too. No
  * timing is asserted: the exit code is 1 only when a benchmark could not run (2: unknown name).
@@ -16,6 +18,8 @@ import { round } from './lib/stats.js';
 import { runChromiumMemory } from './chromium-memory.bench.js';
 import { runIdleRss } from './idle-rss.bench.js';
 import { runRestoreTime } from './restore-time.bench.js';
+import { runSendAccept } from './send-accept.bench.js';
+import { runSendE2e } from './send-e2e.bench.js';
 import { runSessionMemory } from './session-memory.bench.js';
 
 interface Failure {
@@ -73,6 +77,8 @@ const BENCHMARKS: readonly { name: string; run: () => Promise<BenchResult> }[] =
   { name: 'restore-time', run: () => runRestoreTime() },
   { name: 'idle-rss', run: () => runIdleRss() },
   { name: 'chromium-memory', run: () => runChromiumMemory() },
+  { name: 'send-accept', run: () => runSendAccept() },
+  { name: 'send-e2e', run: () => runSendE2e() },
 ];
 
 /** The benchmarks named on the command line (all when none is), or null when a name is unknown. */

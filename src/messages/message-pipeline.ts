@@ -5,7 +5,7 @@ import type { Logger } from '../logger.js';
 import type { SendQueue } from '../queue/send-queue.js';
 import type { MessageStore } from '../storage/message-store.js';
 import type { MessageRecord, StatusUpdate } from './message.js';
-import { newMessageId } from './message.js';
+import { newRecord } from './message.js';
 import { publishMessageStatus } from './message-status-event.js';
 import { failQueued } from './send-attempt.js';
 import type { SendTracker } from './send-tracker.js';
@@ -127,36 +127,29 @@ export class MessagePipeline {
   private async storeInbound(sessionId: string, m: InboundMessage, seenAt: Date): Promise<void> {
     if (await this.deps.store.findByWaMessageId(sessionId, m.waMessageId)) return;
     const receivedMs = m.timestamp > 0 ? Math.max(0, seenAt.getTime() - m.timestamp * 1000) : null;
-    await this.deps.store.insert({
-      id: newMessageId(),
-      sessionId,
-      chatId: m.chatId,
-      direction: 'inbound',
-      type: m.type,
-      status: 'received',
-      clientRef: null,
-      waMessageId: m.waMessageId,
-      content: {
-        body: m.body,
-        from: m.from,
-        ...(m.fromPhone ? { fromPhone: m.fromPhone } : {}),
-        author: m.author,
-        hasMedia: m.hasMedia,
-        quotedMessageId: m.quotedMessageId,
-        mentions: m.mentions,
-        ...(m.location ? { location: m.location } : {}),
-        timestamp: m.timestamp,
-      },
-      attempts: 0,
-      error: null,
-      createdAt: seenAt.toISOString(),
-      sentAt: null,
-      deliveredAt: null,
-      readAt: null,
-      playedAt: null,
-      failedAt: null,
-      latency: { toSentMs: null, toDeliveredMs: null, toReadMs: null, receivedMs },
-    });
+    await this.deps.store.insert(
+      newRecord({
+        sessionId,
+        chatId: m.chatId,
+        direction: 'inbound',
+        type: m.type,
+        status: 'received',
+        waMessageId: m.waMessageId,
+        content: {
+          body: m.body,
+          from: m.from,
+          ...(m.fromPhone ? { fromPhone: m.fromPhone } : {}),
+          author: m.author,
+          hasMedia: m.hasMedia,
+          quotedMessageId: m.quotedMessageId,
+          mentions: m.mentions,
+          ...(m.location ? { location: m.location } : {}),
+          timestamp: m.timestamp,
+        },
+        createdAt: seenAt.toISOString(),
+        latency: { toSentMs: null, toDeliveredMs: null, toReadMs: null, receivedMs },
+      }),
+    );
   }
 
   private async note(sessionId: string, waMessageId: string, change: (content: Record<string, unknown>) => Record<string, unknown> | null): Promise<string | null> {

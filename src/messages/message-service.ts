@@ -9,7 +9,7 @@ import type { IdempotencyStore } from '../storage/idempotency-store.js';
 import { IDEMPOTENCY_TTL_MS } from '../storage/idempotency-store.js';
 import type { MessageStore } from '../storage/message-store.js';
 import type { MessageRecord } from './message.js';
-import { newMessageId } from './message.js';
+import { newMessageId, newRecord } from './message.js';
 import { isInteractiveMessage, type SendMessage } from './message.schemas.js';
 import { publishMessageStatus } from './message-status-event.js';
 import { recordContent } from './record-content.js';
@@ -57,7 +57,7 @@ export class MessageService {
       const replay = await this.reserve(sessionId, idempotencyKey, body, id);
       if (replay) return { record: replay, replayed: true };
     }
-    const record: MessageRecord = {
+    const record = newRecord({
       id,
       sessionId,
       chatId: body.to.kind === 'chat' ? body.to.chatId : `${body.to.phone}@c.us`,
@@ -65,18 +65,8 @@ export class MessageService {
       type: body.type,
       status: 'queued',
       clientRef: body.clientRef ?? null,
-      waMessageId: null,
       content: recordContent(body),
-      attempts: 0,
-      error: null,
-      createdAt: new Date().toISOString(),
-      sentAt: null,
-      deliveredAt: null,
-      readAt: null,
-      playedAt: null,
-      failedAt: null,
-      latency: { toSentMs: null, toDeliveredMs: null, toReadMs: null },
-    };
+    });
     try {
       await this.deps.store.insert(record, JSON.stringify(body));
     } catch (error) {

@@ -63,6 +63,25 @@ export interface MessageRecord {
   sendingSince?: string | null;
 }
 
+/** A new record: a fresh id, created now, every status time, error and latency still empty. */
+export function newRecord(fields: Pick<MessageRecord, 'sessionId' | 'chatId' | 'direction' | 'type' | 'status' | 'content'> & Partial<MessageRecord>): MessageRecord {
+  return {
+    id: newMessageId(),
+    clientRef: null,
+    waMessageId: null,
+    attempts: 0,
+    error: null,
+    createdAt: new Date().toISOString(),
+    sentAt: null,
+    deliveredAt: null,
+    readAt: null,
+    playedAt: null,
+    failedAt: null,
+    latency: { toSentMs: null, toDeliveredMs: null, toReadMs: null },
+    ...fields,
+  };
+}
+
 /** A new record id: `msg_` + 24 lowercase hex characters. */
 export function newMessageId(): string {
   return `msg_${randomBytes(12).toString('hex')}`;

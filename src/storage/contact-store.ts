@@ -1,3 +1,4 @@
+import type { EngineContact } from '../engines/engine.js';
 /**
  * The cache of a session's synced contacts (what the engine's `getContacts` returned last). Two
  * drivers implement it — `memory/memory-contact-store.ts` (embedded mode) and
@@ -21,20 +22,8 @@ export interface ContactStore {
   close(): Promise<void>;
 }
 
-/** A contact as the API returns it (`Contact` of the contract). */
-export interface Contact {
-  /** WhatsApp id: `<digits>@c.us`, `<id>@lid`, `<id>@g.us`… */
-  id: string;
-  /** Digits; null when WhatsApp hides the number (`@lid`) or for groups. */
-  phone: string | null;
-  /** The name saved in the phone's address book. */
-  name: string | null;
-  /** The name the contact gave themselves. */
-  pushName: string | null;
-  isBusiness: boolean;
-  isMyContact: boolean;
-  isGroup: boolean;
-}
+/** A contact as the API returns it (`Contact` of the contract): what the engine reports, cached as is. */
+export type Contact = EngineContact;
 
 export interface ContactQuery {
   /** Case-insensitive substring of id, phone, name or pushName; a phone-looking query matches on its digits. */

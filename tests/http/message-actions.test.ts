@@ -1,28 +1,16 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { countingSimulatorDriver, type RecordedSend } from '../helpers/counting-simulator.js';
-import { MessageStatusLog, accepted, getMessage, readySession, simulatorOf } from '../helpers/messaging.js';
-import { AUTH, STORAGE_MODES, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { describe, expect, it } from 'vitest';
+import { messagingHarness } from '../helpers/messaging-harness.js';
+import { accepted, getMessage, readySession, simulatorOf } from '../helpers/messaging.js';
+import { AUTH, STORAGE_MODES, type TestApp } from '../helpers/test-app.js';
 
 describe.each(STORAGE_MODES)('message actions (%s)', (mode) => {
-  let t: TestApp | undefined;
-  let log: MessageStatusLog | undefined;
-  let sends: RecordedSend[] = [];
-  afterEach(async () => {
-    log?.close();
-    await t?.close();
-    t = undefined;
-    sends = [];
-  });
-  const start = async (): Promise<TestApp> => {
-    t = await startTestApp({ mode }, { engineDrivers: [countingSimulatorDriver((s) => sends.push(s))] });
-    log = new MessageStatusLog(t.app.gateway.bus);
-    return t;
-  };
+  const h = messagingHarness(mode, {});
+  const { start, sends } = h;
   const inject = (app: TestApp, method: 'PATCH' | 'DELETE' | 'POST', url: string, payload?: Record<string, unknown>) =>
     app.app.inject({ method, url: `/api/v1/sessions/${url}`, headers: AUTH, ...(payload ? { payload } : {}) });
   const sent = async (app: TestApp, text: string) => {
     const record = await accepted(app, 'sales', { to: '5511999991234', type: 'text', text });
-    await log?.status(record.id, 'sent');
+    await h.log.status(record.id, 'sent');
     return getMessage(app, 'sales', record.id);
   };
 
@@ -70,7 +58,7 @@ describe.each(STORAGE_MODES)('message actions (%s)', (mode) => {
     const cancelled = await inject(app, 'DELETE', `sales/messages/${queued.id}`);
     expect(cancelled.statusCode, cancelled.body).toBe(200);
     expect(cancelled.json()).toMatchObject({ id: queued.id, waMessageId: null, result: 'cancelled', message: { status: 'failed', error: { code: 'CANCELLED' } } });
-    await log?.status(inFlight.id, 'sent');
+    await h.log.status(inFlight.id, 'sent');
     engine.setFaults({ sendLatencyMs: 0 });
     const after = await sent(app, 'after');
     expect(sends.map((s) => (s.content.type === 'text' ? s.content.text : ''))).toEqual(['first', 'after']);

@@ -2,9 +2,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MessageRecord } from '../../src/messages/message.js';
-import { countingSimulatorDriver, type RecordedSend } from '../helpers/counting-simulator.js';
-import { MessageStatusLog, accepted, getMessage, readySession, send } from '../helpers/messaging.js';
-import { AUTH, STORAGE_MODES, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { messagingHarness } from '../helpers/messaging-harness.js';
+import { accepted, getMessage, readySession, send } from '../helpers/messaging.js';
+import { AUTH, STORAGE_MODES } from '../helpers/test-app.js';
 
 const PNG_1PX = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
 
@@ -22,22 +22,12 @@ async function mediaServer(bigBytes: number): Promise<{ server: Server; base: st
 }
 
 describe.each(STORAGE_MODES)('message routes (%s)', (mode) => {
-  let t: TestApp | undefined;
-  let log: MessageStatusLog | undefined;
-  let sends: RecordedSend[] = [];
+  const h = messagingHarness(mode, { SEND_RETRY_DELAY: '10ms' });
+  const { start, sends } = h;
   const servers: Server[] = [];
   afterEach(async () => {
-    log?.close();
-    await t?.close();
-    t = undefined;
-    sends = [];
     for (const server of servers.splice(0)) await new Promise((resolve) => server.close(resolve));
   });
-  const start = async (env: Record<string, string> = {}): Promise<TestApp> => {
-    t = await startTestApp({ mode, env: { SEND_RETRY_DELAY: '10ms', ...env } }, { engineDrivers: [countingSimulatorDriver((s) => sends.push(s))] });
-    log = new MessageStatusLog(t.app.gateway.bus);
-    return t;
-  };
 
   it('queues a text, answers 202 with the contract Message, and moves it queued → sent → delivered → read', async () => {
     const app = await start();
@@ -46,8 +36,8 @@ describe.each(STORAGE_MODES)('message routes (%s)', (mode) => {
     expect(record).toMatchObject({ sessionId: 'sales', chatId: '5511999991234@c.us', direction: 'outbound', type: 'text', status: 'queued', clientRef: 'order-123', waMessageId: null, content: { text: 'Olá!', linkPreview: false }, attempts: 0, error: null });
     expect(record.id).toMatch(/^msg_[0-9a-f]{24}$/);
     expect(record).not.toHaveProperty('sendingSince');
-    await log?.status(record.id, 'read');
-    expect(log?.statusesOf(record.id)).toEqual(['queued', 'sent', 'delivered', 'read']);
+    await h.log.status(record.id, 'read');
+    expect(h.log.statusesOf(record.id)).toEqual(['queued', 'sent', 'delivered', 'read']);
     const stored = await getMessage(app, 'sales', record.id);
     expect(stored).toMatchObject({ status: 'read', attempts: 1 });
     expect(stored.waMessageId).toMatch(/^true_/);
@@ -55,9 +45,9 @@ describe.each(STORAGE_MODES)('message routes (%s)', (mode) => {
     expect(Date.parse(stored.readAt ?? '')).toBeGreaterThanOrEqual(Date.parse(stored.deliveredAt ?? ''));
     expect(await getMessage(app, 'sales', stored.waMessageId ?? '')).toMatchObject({ id: record.id });
     expect(sends).toEqual([expect.objectContaining({ sessionId: 'sales', chatId: '5511999991234@c.us', content: { type: 'text', text: 'Olá!', linkPreview: false } })]);
-    const status = log?.events.find((e) => e.event === 'message.status' && e.data.status === 'sent');
+    const status = h.log.events.find((e) => e.event === 'message.status' && e.data.status === 'sent');
     expect(status?.data).toMatchObject({ id: record.id, waMessageId: stored.waMessageId, clientRef: 'order-123', status: 'sent', error: null });
-    const ack = log?.events.find((e) => e.event === 'message_ack' && e.data.ack === 2);
+    const ack = h.log.events.find((e) => e.event === 'message_ack' && e.data.ack === 2);
     expect(ack?.data).toMatchObject({ messageId: stored.waMessageId, status: 'delivered', gatewayMessageId: record.id });
   });
 
@@ -78,7 +68,7 @@ describe.each(STORAGE_MODES)('message routes (%s)', (mode) => {
     const records: MessageRecord[] = [];
     for (const body of bodies) records.push(await accepted(app, 'sales', { to, ...body }));
     expect(records[0]?.content).toEqual({ media: { mimetype: 'image/png', filename: 'dot.png', size: 70 }, caption: 'a dot' });
-    await log?.allReach(records.map((r) => r.id), ['sent', 'delivered', 'read']);
+    await h.log.allReach(records.map((r) => r.id), ['sent', 'delivered', 'read']);
     expect(sends.map((s) => s.content.type)).toEqual(bodies.map((b) => b.type));
     expect(sends[0]?.content).toMatchObject({ media: { data: PNG_1PX, mimetype: 'image/png', filename: 'dot.png' }, caption: 'a dot' });
     expect(sends[3]?.content).toMatchObject({ filename: 'invoice.pdf' });
@@ -107,8 +97,8 @@ describe.each(STORAGE_MODES)('message routes (%s)', (mode) => {
     const big = await accepted(app, 'sales', { to: '5511999991234', type: 'video', media: { url: `${media.base}/big` } });
     const missing = await accepted(app, 'sales', { to: '5511999991234', type: 'document', media: { url: `${media.base}/missing` } });
     expect(ok.content).toEqual({ media: { url: `${media.base}/ok.jpg` } });
-    await log?.allReach([ok.id], ['sent']);
-    await log?.allReach([big.id, missing.id], ['failed']);
+    await h.log.allReach([ok.id], ['sent']);
+    await h.log.allReach([big.id, missing.id], ['failed']);
     expect(sends).toHaveLength(1);
     expect(sends[0]?.content).toMatchObject({ type: 'image', media: { mimetype: 'image/jpeg', filename: 'ok.jpg', data: Buffer.alloc(1_000, 7).toString('base64') } });
     expect((await getMessage(app, 'sales', big.id)).error).toMatchObject({ code: 'MEDIA_TOO_LARGE' });
@@ -174,7 +164,7 @@ describe.each(STORAGE_MODES)('message routes (%s)', (mode) => {
     expect(sends).toEqual([]);
     expect((await getMessage(app, 'later', early.id)).status).toBe('queued');
     await app.app.inject({ method: 'POST', url: '/api/v1/sessions/later/simulator/scan', headers: AUTH, payload: {} });
-    await log?.status(early.id, 'sent');
+    await h.log.status(early.id, 'sent');
     expect((await getMessage(app, 'later', early.id)).attempts).toBe(1);
   });
 
@@ -182,13 +172,13 @@ describe.each(STORAGE_MODES)('message routes (%s)', (mode) => {
     const app = await start();
     await readySession(app, 'sales');
     const first = await accepted(app, 'sales', { to: '5511999991234', type: 'text', text: 'first' });
-    await log?.status(first.id, 'sent');
+    await h.log.status(first.id, 'sent');
     const waId = (await getMessage(app, 'sales', first.id)).waMessageId ?? '';
     const byOurs = await accepted(app, 'sales', { to: '5511999991234', type: 'text', text: 'oi @5511977776666', replyTo: first.id, mentions: ['+55 11 97777-6666'] });
     const byTheirs = await accepted(app, 'sales', { to: '5511999991234', type: 'text', text: 'again', replyTo: waId });
     const unknown = await accepted(app, 'sales', { to: '5511999991234', type: 'text', text: 'lost', replyTo: 'msg_000000000000000000000000' });
-    await log?.allReach([byOurs.id, byTheirs.id], ['sent', 'delivered', 'read']);
-    await log?.status(unknown.id, 'failed');
+    await h.log.allReach([byOurs.id, byTheirs.id], ['sent', 'delivered', 'read']);
+    await h.log.status(unknown.id, 'failed');
     expect(byOurs.content).toMatchObject({ replyTo: first.id, mentions: ['5511977776666'] });
     expect(sends[1]?.options).toEqual({ quotedMessageId: waId, mentions: ['5511977776666@c.us'] });
     expect(sends[2]?.options).toMatchObject({ quotedMessageId: waId });
@@ -201,12 +191,12 @@ describe.each(STORAGE_MODES)('message routes (%s)', (mode) => {
     await readySession(app, 'sales');
     const byPhone = await accepted(app, 'sales', { to: '+55 11 98888-0000', type: 'text', text: 'x' });
     const byChat = await accepted(app, 'sales', { to: '5511988880000@c.us', type: 'text', text: 'x' });
-    await log?.allReach([byPhone.id, byChat.id], ['failed']);
+    await h.log.allReach([byPhone.id, byChat.id], ['failed']);
     expect(await getMessage(app, 'sales', byPhone.id)).toMatchObject({ status: 'failed', attempts: 0, error: { code: 'NUMBER_NOT_ON_WHATSAPP' } });
     expect(await getMessage(app, 'sales', byChat.id)).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'NUMBER_NOT_ON_WHATSAPP' } });
-    expect(log?.statusesOf(byChat.id)).toEqual(['queued', 'failed']);
+    expect(h.log.statusesOf(byChat.id)).toEqual(['queued', 'failed']);
     expect(sends).toEqual([]);
-    await accepted(app, 'sales', { to: '5511999991234', type: 'text', text: 'ok' }).then((r) => log?.status(r.id, 'sent'));
+    await accepted(app, 'sales', { to: '5511999991234', type: 'text', text: 'ok' }).then((r) => h.log.status(r.id, 'sent'));
     expect((await app.app.inject({ url: '/api/v1/sessions/sales', headers: AUTH })).json()).toMatchObject({ stats: { sent: 1, failed: 2, received: 0 } });
   });
 });

@@ -1,23 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { countingSimulatorDriver, type RecordedSend } from '../helpers/counting-simulator.js';
-import { MessageStatusLog, accepted, eventually, getMessage, readySession, send, simulatorOf } from '../helpers/messaging.js';
-import { AUTH, STORAGE_MODES, startTestApp, type TestApp } from '../helpers/test-app.js';
+import { describe, expect, it } from 'vitest';
+import { messagingHarness } from '../helpers/messaging-harness.js';
+import { accepted, eventually, getMessage, readySession, send, simulatorOf } from '../helpers/messaging.js';
+import { AUTH, STORAGE_MODES } from '../helpers/test-app.js';
 
 describe.each(STORAGE_MODES)('send delivery (%s)', (mode) => {
-  let t: TestApp | undefined;
-  let log: MessageStatusLog | undefined;
-  let sends: RecordedSend[] = [];
-  afterEach(async () => {
-    log?.close();
-    await t?.close();
-    t = undefined;
-    sends = [];
-  });
-  const start = async (env: Record<string, string> = {}): Promise<TestApp> => {
-    t = await startTestApp({ mode, env: { SEND_RETRY_DELAY: '10ms', ...env } }, { engineDrivers: [countingSimulatorDriver((s) => sends.push(s))] });
-    log = new MessageStatusLog(t.app.gateway.bus);
-    return t;
-  };
+  const h = messagingHarness(mode, { SEND_RETRY_DELAY: '10ms' });
+  const { start, sends } = h;
   const simulator = simulatorOf;
   const text = (i: number | string) => ({ to: '5511999991234', type: 'text', text: `m${i}` });
 
@@ -29,14 +17,14 @@ describe.each(STORAGE_MODES)('send delivery (%s)', (mode) => {
     const first = await accepted(app, 'sales', text(1));
     const second = await accepted(app, 'sales', text(2));
     const elsewhere = await accepted(app, 'other', text('x'));
-    await log?.allReach([first.id, second.id, elsewhere.id], ['sent']);
+    await h.log.allReach([first.id, second.id, elsewhere.id], ['sent']);
     expect(await getMessage(app, 'sales', first.id)).toMatchObject({ status: expect.stringMatching(/sent|delivered|read/) as unknown, attempts: 4, error: null });
     expect((await getMessage(app, 'sales', second.id)).attempts).toBe(1);
     expect(sends.filter((s) => s.sessionId === 'sales').map((s) => s.content)).toEqual([
       { type: 'text', text: 'm1', linkPreview: false },
       { type: 'text', text: 'm2', linkPreview: false },
     ]);
-    expect(log?.statusesOf(first.id).slice(0, 2)).toEqual(['queued', 'sent']);
+    expect(h.log.statusesOf(first.id).slice(0, 2)).toEqual(['queued', 'sent']);
   });
 
   it('gives up after SEND_MAX_ATTEMPTS with the engine’s error, then sends the next one', async () => {
@@ -45,8 +33,8 @@ describe.each(STORAGE_MODES)('send delivery (%s)', (mode) => {
     simulator(app, 'sales').setFaults({ failNextSends: 3 });
     const doomed = await accepted(app, 'sales', text(1));
     const next = await accepted(app, 'sales', text(2));
-    await log?.allReach([doomed.id], ['failed']);
-    await log?.allReach([next.id], ['sent']);
+    await h.log.allReach([doomed.id], ['failed']);
+    await h.log.allReach([next.id], ['sent']);
     const failed = await getMessage(app, 'sales', doomed.id);
     expect(failed).toMatchObject({ status: 'failed', attempts: 3, waMessageId: null, error: { code: 'ENGINE_ERROR' } });
     expect(failed.error?.message).toContain('3 attempts');
@@ -64,7 +52,7 @@ describe.each(STORAGE_MODES)('send delivery (%s)', (mode) => {
         for (let i = 0; i < 100; i++) ids.push((await accepted(app, id, text(i))).id);
       }),
     );
-    await log?.allReach(ids, ['sent', 'delivered', 'read'], 60_000);
+    await h.log.allReach(ids, ['sent', 'delivered', 'read'], 60_000);
     expect(sends).toHaveLength(5_000);
     for (const id of sessions) {
       expect(sends.filter((s) => s.sessionId === id).map((s) => (s.content.type === 'text' ? s.content.text : '')), id).toEqual(Array.from({ length: 100 }, (_, i) => `m${i}`));
@@ -76,22 +64,19 @@ describe.each(STORAGE_MODES)('send delivery (%s)', (mode) => {
     await readySession(app, 'sales');
     const records = [];
     for (let i = 0; i < 4; i++) records.push(await accepted(app, 'sales', text(i)));
-    await log?.allReach(records.map((r) => r.id), ['sent', 'delivered', 'read']);
+    await h.log.allReach(records.map((r) => r.id), ['sent', 'delivered', 'read']);
     const sentAt = await Promise.all(records.map(async (r) => Date.parse((await getMessage(app, 'sales', r.id)).sentAt ?? '')));
     for (let i = 1; i < sentAt.length; i++) expect((sentAt[i] ?? 0) - (sentAt[i - 1] ?? 0)).toBeGreaterThanOrEqual(140);
   });
 
   it('shows typing for SEND_TYPING_MS before a text send (not before other types)', async () => {
-    const steps: string[] = [];
-    t = await startTestApp(
-      { mode, env: { SEND_TYPING_MS: '30' } },
-      { engineDrivers: [countingSimulatorDriver((s) => steps.push(`send ${s.content.type}`), { onPresence: (_id, chatId, state) => steps.push(`${state} ${chatId}`) })] },
-    );
-    log = new MessageStatusLog(t.app.gateway.bus);
-    await readySession(t, 'sales');
-    const records = [await accepted(t, 'sales', text(1)), await accepted(t, 'sales', { to: '5511999991234', type: 'location', location: { latitude: 1, longitude: 2 } })];
-    await log.allReach(records.map((r) => r.id), ['sent', 'delivered', 'read']);
-    expect(steps).toEqual(['typing 5511999991234@c.us', 'send text', 'send location']);
+    const presence: string[] = [];
+    const app = await start({ SEND_TYPING_MS: '30' }, { onPresence: (_id, chatId, state) => presence.push(`${state} ${chatId} before send #${sends.length + 1}`) });
+    await readySession(app, 'sales');
+    const records = [await accepted(app, 'sales', text(1)), await accepted(app, 'sales', { to: '5511999991234', type: 'location', location: { latitude: 1, longitude: 2 } })];
+    await h.log.allReach(records.map((r) => r.id), ['sent', 'delivered', 'read']);
+    expect(presence).toEqual(['typing 5511999991234@c.us before send #1']);
+    expect(sends.map((s) => s.content.type)).toEqual(['text', 'location']);
   });
 
   it('Idempotency-Key: a sequential repeat replays the record, another body is refused, parallel duplicates make one send', async () => {
@@ -113,12 +98,12 @@ describe.each(STORAGE_MODES)('send delivery (%s)', (mode) => {
     const parallelIds = new Set(parallel.map((r) => r.json<{ id: string }>().id));
     expect(parallelIds.size).toBe(1);
     expect(parallel.filter((r) => r.headers['idempotent-replayed'] === 'true')).toHaveLength(19);
-    await log?.allReach([first.json<{ id: string }>().id, ...parallelIds], ['sent', 'delivered', 'read']);
+    await h.log.allReach([first.json<{ id: string }>().id, ...parallelIds], ['sent', 'delivered', 'read']);
     // Keys are per session: the same key elsewhere is a new message.
     await readySession(app, 'other', '5511977776666');
     const elsewhere = await send(app, 'other', text(1), { 'idempotency-key': 'order-1' });
     expect(elsewhere.json<{ id: string }>().id).not.toBe(first.json<{ id: string }>().id);
-    await log?.allReach([elsewhere.json<{ id: string }>().id], ['sent', 'delivered', 'read']);
+    await h.log.allReach([elsewhere.json<{ id: string }>().id], ['sent', 'delivered', 'read']);
     expect(sends.map((s) => `${s.sessionId}:${s.content.type === 'text' ? s.content.text : ''}`)).toEqual(['sales:m1', 'sales:mp', 'other:m1']);
   });
 
@@ -127,7 +112,7 @@ describe.each(STORAGE_MODES)('send delivery (%s)', (mode) => {
     await app.app.inject({ method: 'POST', url: '/api/v1/sessions', headers: AUTH, payload: { id: 'waiting' } });
     await app.app.gateway.sessions.waitForStatus('waiting', ['qr'], 2_000);
     const record = await accepted(app, 'waiting', text(1));
-    await log?.status(record.id, 'failed');
+    await h.log.status(record.id, 'failed');
     expect(await getMessage(app, 'waiting', record.id)).toMatchObject({ status: 'failed', attempts: 0, error: { code: 'SEND_EXPIRED' } });
   });
 
@@ -137,7 +122,7 @@ describe.each(STORAGE_MODES)('send delivery (%s)', (mode) => {
     await app.app.gateway.sessions.waitForStatus('gone', ['qr'], 2_000);
     const records = [await accepted(app, 'gone', text(1)), await accepted(app, 'gone', text(2))];
     expect((await app.app.inject({ method: 'DELETE', url: '/api/v1/sessions/gone', headers: AUTH })).statusCode).toBe(204);
-    await log?.allReach(records.map((r) => r.id), ['failed']);
+    await h.log.allReach(records.map((r) => r.id), ['failed']);
     for (const r of records) expect(await app.app.gateway.storage.messages.get(r.id)).toMatchObject({ status: 'failed', error: { code: 'SESSION_DELETED' } });
     expect(await app.app.gateway.queue.counts('gone')).toEqual({ waiting: 0, active: 0 });
     expect(sends).toEqual([]);
@@ -150,7 +135,7 @@ describe.each(STORAGE_MODES)('send delivery (%s)', (mode) => {
     const record = await accepted(app, 'sales', text(1));
     const waId = await eventually(async () => (await getMessage(app, 'sales', record.id)).waMessageId);
     expect(simulator(app, 'sales').ack(waId, -1)).toBe(true);
-    await log?.status(record.id, 'failed');
+    await h.log.status(record.id, 'failed');
     simulator(app, 'sales').ack(waId, 3);
     await app.app.gateway.pipeline.idle();
     expect(await getMessage(app, 'sales', record.id)).toMatchObject({ status: 'failed', waMessageId: waId, error: { code: 'ACK_ERROR' } });
