@@ -12,13 +12,17 @@
  * The load generator is a third process (undici, 50 keep-alive connections), spread over the 10
  * sessions round robin. All three and redis-server share the machine's cores.
  *
- * Phases, each server in turn, the order alternating between runs: warm-up (closed, 5,000), then
- * `runs` × closed loop at 50 connections (throughput, latency), then `openRuns` × open loop at a
- * fixed 1,000 req/s (latency from the scheduled time). After every phase the server is drained:
- * the gateway until every accepted send reached the engine and its acks were stored.
- * Last, the Redis commands of 1,000 accepts are counted with MONITOR (gateway: sends to sessions
- * still waiting for their QR scan, so the workers do not run), then, for the gateway, the commands
- * of processing them (the sessions scanned, the backlog sent, acks stored).
+ * Phases, each server in turn, the order alternating between runs, each after a wait (≤ 4 s) for
+ * the machine to be quiet: warm-up (closed, 5,000), then `runs` × closed loop at 50 connections,
+ * 10,000 requests (throughput, latency), then `openRuns` × open loop at a fixed 1,000 req/s for 8 s
+ * (latency from the scheduled time). After every phase the server is drained: the gateway until
+ * every accepted send reached the engine and its acks were stored. Informational, gateway only:
+ * the same closed and open loads sent to sessions still waiting for their QR scan, so that the
+ * gateway only accepts (its workers wait for `ready`) — the accept path without the workers' CPU.
+ * Last, the Redis commands of 1,000 accepts are counted with MONITOR (gateway: again to sessions
+ * waiting for their scan), then, for the gateway, the commands of processing them (the sessions
+ * scanned, the backlog sent, the acks stored).
+ * Every phase also records how much CPU the rest of the machine used meanwhile (`otherLoadCores`).
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -43,7 +47,9 @@ export interface SendAcceptOptions {
   closedCount?: number;
   openSeconds?: number;
   warmupCount?: number;
-  /** Seconds of the gateway's accept-only open-loop phase (0: skipped). */
+  /** Requests of the gateway's accept-only closed-loop phase (0: both accept-only phases skipped). */
+  acceptOnlyCount?: number;
+  /** Seconds of the gateway's accept-only open-loop phase. */
   acceptOnlySeconds?: number;
   /** Write a V8 CPU profile of the gateway process into this directory (investigations). */
   cpuProfDir?: string;
@@ -54,8 +60,8 @@ interface KindResult {
   warmup: Phase;
   closed: Phase[];
   open: Phase[];
-  /** gateway: open loop to sessions waiting for their QR scan — accepts without the workers running. */
-  acceptOnly: Phase | null;
+  /** gateway: closed and open loop to sessions waiting for their QR scan — accepts without the workers running. */
+  acceptOnly: { closed: Phase; open: Phase } | null;
   counts: { accept: CountWindow; process: CountWindow | null };
 }
 
@@ -141,9 +147,10 @@ export async function runSendAccept(options: SendAcceptOptions = {}): Promise<Be
   const started = performance.now();
   const runs = options.runs ?? 3;
   const openRuns = options.openRuns ?? 2;
-  const closedCount = options.closedCount ?? 15_000;
+  const closedCount = options.closedCount ?? 10_000;
   const openSeconds = options.openSeconds ?? 8;
   const warmupCount = options.warmupCount ?? 5_000;
+  const acceptOnlyCount = options.acceptOnlyCount ?? 6_000;
   const acceptOnlySeconds = options.acceptOnlySeconds ?? 3;
 
   let redisServer: BenchRedis | null = null;
@@ -187,23 +194,29 @@ export async function runSendAccept(options: SendAcceptOptions = {}): Promise<Be
         results[kind].open.push(await phase(byKind[kind], redis, s));
       }
     }
-    if (acceptOnlySeconds > 0) {
-      // Informational: the same offered load, to sessions waiting for their QR scan, so that the
-      // gateway only accepts (the lane workers wait for `ready`); then scanned and drained.
-      console.log(`  send-accept: gateway accept only (sessions not ready, workers idle), ${OPEN_RATE} req/s for ${acceptOnlySeconds} s`);
+    if (acceptOnlyCount > 0) {
+      // Informational: the same loads, to sessions waiting for their QR scan, so that the gateway
+      // only accepts (each lane's worker takes its first job and waits for `ready`); then the
+      // sessions are scanned and the backlog drained.
+      console.log(`  send-accept: gateway accept only (sessions not ready, workers idle): closed ${acceptOnlyCount}, then ${OPEN_RATE} req/s for ${acceptOnlySeconds} s`);
       const pending = await gateway.pending(SESSIONS);
-      const s = spec(gateway, 'accept only', { mode: 'open', rate: OPEN_RATE, count: OPEN_RATE * acceptOnlySeconds, maxMs: acceptOnlySeconds * 1_000 + 1_000 });
-      const acceptOnly = await measurePhase(gateway, redis, { ...s, sessions: pending }, false);
-      seq.next = Math.max(seq.next, acceptOnly.load.nextSeqBase);
-      console.log(`    ${'accept only'.padEnd(14)} ${describePhase('gateway', acceptOnly)}`);
+      const acceptOnly = async (label: string, input: Parameters<typeof spec>[2]): Promise<Phase> => {
+        const s = { ...spec(gateway, label, input), sessions: pending };
+        const p = await measurePhase(gateway, redis, s, false);
+        seq.next = Math.max(seq.next, p.load.nextSeqBase);
+        console.log(`    ${label.padEnd(14)} ${describePhase('gateway', p)}`);
+        return p;
+      };
+      const closed = await acceptOnly('accept closed', { mode: 'closed', count: acceptOnlyCount, maxMs: 20_000 });
+      const open = await acceptOnly('accept open', { mode: 'open', rate: OPEN_RATE, count: OPEN_RATE * acceptOnlySeconds, maxMs: acceptOnlySeconds * 1_000 + 1_000 });
       await gateway.scanPending();
-      acceptOnly.drain = await gateway.drain();
-      results.gateway.acceptOnly = acceptOnly;
+      open.drain = await gateway.drain();
+      results.gateway.acceptOnly = { closed, open };
     }
     console.log(`  send-accept: counting Redis commands (MONITOR) of ${COUNT_SENDS} accepts`);
     for (const kind of order(0)) results[kind].counts = await countCommands(byKind[kind], redisServer.url, redis);
 
-    return report(results, performance.now() - started, { runs, openRuns, closedCount, openSeconds, warmupCount, acceptOnlySeconds });
+    return report(results, performance.now() - started, { runs, openRuns, closedCount, openSeconds, warmupCount, acceptOnlyCount, acceptOnlySeconds });
   } finally {
     await Promise.allSettled(servers.map((s) => s.stop()));
     await observer?.quit().catch(() => undefined);
@@ -280,16 +293,26 @@ function report(results: Record<ServerKind, KindResult>, durationMs: number, set
     }),
   ];
   if (g.acceptOnly) {
-    const p = g.acceptOnly.load.latencyMs.p99;
+    const { closed, open } = g.acceptOnly;
     rows.push(
       row({
-        metric: `  same, accept only (sessions not ready, workers idle; informational)`,
+        metric: `  µs per accepted send, accept only (sessions not ready, workers idle; informational)`,
+        unit: 'µs',
+        value: round(1e6 / closed.load.throughput, 1),
+        baseline: round(bareUs, 1),
+        baselineLabel: `bare; gateway accept only ${round(closed.load.throughput, 0)} req/s, p99 ${round(closed.load.latencyMs.p99, 1)} ms`,
+        goal: null,
+        spread: [round(1e6 / closed.load.throughput, 1), round(1e6 / closed.load.throughput, 1)],
+        runs: 1,
+      }),
+      row({
+        metric: `  open loop ${OPEN_RATE} req/s p99, accept only (sessions not ready; informational)`,
         unit: 'ms',
-        value: round(p, 1),
+        value: round(open.load.latencyMs.p99, 1),
         baseline: round(median(p99(b.open)), 1),
         baselineLabel: 'bare Fastify + BullMQ queue.add',
         goal: null,
-        spread: [round(p, 1), round(p, 1)],
+        spread: [round(open.load.latencyMs.p99, 1), round(open.load.latencyMs.p99, 1)],
         runs: 1,
       }),
     );
@@ -310,7 +333,7 @@ function report(results: Record<ServerKind, KindResult>, durationMs: number, set
     warmup: phaseView(k.warmup),
     closed: k.closed.map(phaseView),
     open: k.open.map(phaseView),
-    acceptOnly: k.acceptOnly ? phaseView(k.acceptOnly) : null,
+    acceptOnly: k.acceptOnly ? { closed: phaseView(k.acceptOnly.closed), open: phaseView(k.acceptOnly.open) } : null,
     redisCommands: {
       perAcceptedSend: { total: k.counts.accept.perMessageTotal, byCommand: k.counts.accept.perMessage, inScripts: k.counts.accept.inScriptsPerMessage },
       perProcessedSend: k.counts.process
@@ -346,7 +369,7 @@ function flag(name: string): number | undefined {
 if (isMain(import.meta.url)) {
   installSignalCleanup();
   const options: SendAcceptOptions = {};
-  for (const key of ['runs', 'openRuns', 'closedCount', 'openSeconds', 'warmupCount', 'acceptOnlySeconds'] as const) {
+  for (const key of ['runs', 'openRuns', 'closedCount', 'openSeconds', 'warmupCount', 'acceptOnlyCount', 'acceptOnlySeconds'] as const) {
     const value = flag(key);
     if (value !== undefined) options[key] = value;
   }
