@@ -12,12 +12,12 @@
  * The load generator is a third process (undici, 50 keep-alive connections), spread over the 10
  * sessions round robin. All three and redis-server share the machine's cores.
  *
- * Phases, each server in turn, the order alternating between runs, each after a wait (≤ 4 s) for
- * the machine to be quiet: warm-up (closed, 5,000), then `runs` × closed loop at 50 connections,
- * 10,000 requests (throughput, latency), then `openRuns` × open loop at a fixed 1,000 req/s for 8 s
- * (latency from the scheduled time). After every phase the server is drained: the gateway until
+ * Phases, each server in turn, the order alternating between runs, each after a wait (≤ 2 s) for
+ * the machine to be quiet: warm-up (closed, 4,000), then 3 × closed loop at 50 connections, 8,000
+ * requests (throughput, latency), then 2 × open loop at a fixed 1,000 req/s for 6 s (latency from
+ * the scheduled time). After every phase the server is drained: the gateway until
  * every accepted send reached the engine and its acks were stored. Informational, gateway only:
- * the same closed and open loads sent to sessions still waiting for their QR scan, so that the
+ * closed (5,000) and open (3 s) loads sent to sessions still waiting for their QR scan, so that the
  * gateway only accepts (its workers wait for `ready`) — the accept path without the workers' CPU.
  * Last, the Redis commands of 1,000 accepts are counted with MONITOR (gateway: again to sessions
  * waiting for their scan), then, for the gateway, the commands of processing them (the sessions
@@ -147,10 +147,10 @@ export async function runSendAccept(options: SendAcceptOptions = {}): Promise<Be
   const started = performance.now();
   const runs = options.runs ?? 3;
   const openRuns = options.openRuns ?? 2;
-  const closedCount = options.closedCount ?? 10_000;
-  const openSeconds = options.openSeconds ?? 8;
-  const warmupCount = options.warmupCount ?? 5_000;
-  const acceptOnlyCount = options.acceptOnlyCount ?? 6_000;
+  const closedCount = options.closedCount ?? 8_000;
+  const openSeconds = options.openSeconds ?? 6;
+  const warmupCount = options.warmupCount ?? 4_000;
+  const acceptOnlyCount = options.acceptOnlyCount ?? 5_000;
   const acceptOnlySeconds = options.acceptOnlySeconds ?? 3;
 
   let redisServer: BenchRedis | null = null;
@@ -242,6 +242,7 @@ function phaseView(p: Phase): Record<string, unknown> {
     redisCpuUsPerReqDuringLoad: perMsg(p.cpu.redisCpuMs, p.load.ok),
     serverEluDuringLoad: round(p.cpu.serverElu, 3),
     serverCpuUsPerReqToDrained: p.cpuToDrained ? perMsg(p.cpuToDrained.serverCpuMs, p.load.ok) : null,
+    serverKernelShare: round(p.cpu.serverSystemCpuMs / p.cpu.serverCpuMs, 2),
     redisCpuUsPerReqToDrained: p.cpuToDrained ? perMsg(p.cpuToDrained.redisCpuMs, p.load.ok) : null,
     drain: p.drain,
     serverRssMB: round(p.after.rssBytes / 1024 / 1024, 1),

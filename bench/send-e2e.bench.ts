@@ -18,7 +18,8 @@
  * called (bare: when the processor ran). Each text carries its per-session sequence number; a
  * send whose number is below its session's previous one is an order violation.
  *
- * Phases, each server in turn: warm-up (2,000), `runs` × a burst of 10,000 sends as fast as the
+ * Phases, each server in turn, each after a wait (≤ 2 s) for the machine to be quiet: warm-up
+ * (2,000), 2 × a burst of 10,000 sends as fast as the
  * server takes them (end-to-end rate = sends / (last send − first accept), latency accept → send,
  * dominated by the backlog), 1 × an open loop at a fixed 300 msg/s (latency accept → send when
  * not saturated), and last the Redis commands of 1,000 sends end to end, counted with MONITOR.
@@ -190,6 +191,7 @@ function view(k: KindResult): Record<string, unknown> {
     duplicates: x.duplicates,
     drain: x.phase.drain,
     serverCpuUsPerMsg: x.phase.cpuToDrained ? round((x.phase.cpuToDrained.serverCpuMs / x.summary.sent) * 1_000, 0) : null,
+    serverKernelShare: x.phase.cpuToDrained ? round(x.phase.cpuToDrained.serverSystemCpuMs / x.phase.cpuToDrained.serverCpuMs, 2) : null,
     redisCpuUsPerMsg: x.phase.cpuToDrained ? round((x.phase.cpuToDrained.redisCpuMs / x.summary.sent) * 1_000, 0) : null,
     clientCpuUsPerMsg: round((x.phase.load.clientCpuMs / Math.max(1, x.phase.load.ok)) * 1_000, 0),
     serverRssMB: round(x.phase.after.rssBytes / 1024 / 1024, 1),

@@ -40,6 +40,7 @@ export const ServerStats = z.object({
   acceptIndex: z.number(),
   sendIndex: z.number(),
   cpuUs: z.number(),
+  cpuSystemUs: z.number(),
   eluActiveMs: z.number(),
   eluIdleMs: z.number(),
   rssBytes: z.number(),
@@ -160,6 +161,8 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
 export interface PhaseCpu {
   /** Server process CPU (user + system), ms. */
   serverCpuMs: number;
+  /** Of which in the kernel (system time: syscalls, loopback TCP), ms. */
+  serverSystemCpuMs: number;
   /** redis-server CPU, ms. */
   redisCpuMs: number;
   /** Share of the window the server's event loop was busy. */
@@ -198,7 +201,7 @@ const ownCpuMs = (): number => {
  * so that a phase does not start in the middle of someone else's burst. Returns how long it
  * waited and the load last seen, in cores.
  */
-export async function waitForQuiet(maxMs = 4_000, cores = 0.3): Promise<{ waitedMs: number; busyCores: number }> {
+export async function waitForQuiet(maxMs = 2_000, cores = 0.3): Promise<{ waitedMs: number; busyCores: number }> {
   const started = performance.now();
   for (;;) {
     const a = machineJiffies();
@@ -247,6 +250,7 @@ function cpuBetween(a: CpuMark, b: CpuMark, clientCpuMs: number): PhaseCpu {
   const foreignMs = machineCpuMs - serverCpuMs - redisCpuMs - clientCpuMs - (b.ownMs - a.ownMs);
   return {
     serverCpuMs,
+    serverSystemCpuMs: (b.server.cpuSystemUs - a.server.cpuSystemUs) / 1_000,
     redisCpuMs,
     serverElu: active + idle > 0 ? active / (active + idle) : Number.NaN,
     windowMs,

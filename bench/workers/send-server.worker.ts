@@ -18,7 +18,7 @@
  * with its per-session sequence number, so the order each session's sends left in is checked.
  *
  * A second HTTP server on another loopback port (the control port) serves the benchmark:
- *   GET  /stats                 counters, process CPU, event-loop utilisation, RSS
+ *   GET  /stats                 counters, process CPU (total and kernel), event-loop utilisation, RSS
  *   POST /drain?timeoutMs=      waits until every accepted send was sent (gateway: and its acks
  *                               were stored); bare without workers: deletes the waiting jobs
  *   GET  /summary?fromAccept=&fromSend=
@@ -278,6 +278,7 @@ function stats(): Record<string, unknown> {
     acceptIndex: acceptKeys.length,
     sendIndex: sendKeys.length,
     cpuUs: cpu.user + cpu.system,
+    cpuSystemUs: cpu.system,
     eluActiveMs: elu.active,
     eluIdleMs: elu.idle,
     rssBytes: process.memoryUsage.rss(),
