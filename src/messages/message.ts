@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../random-hex.js';
 
 /**
  * The Message object of `../shared/docs/api.md` ("Messages"), as stored by a MessageStore and
@@ -84,7 +84,7 @@ export function newRecord(fields: Pick<MessageRecord, 'sessionId' | 'chatId' | '
 
 /** A new record id: `msg_` + 24 lowercase hex characters. */
 export function newMessageId(): string {
-  return `msg_${randomBytes(12).toString('hex')}`;
+  return `msg_${randomHex(12)}`;
 }
 
 /**
@@ -128,7 +128,8 @@ function since(createdAt: string, at: string | null): number | null {
  *   them and `createdAt`.
  */
 export function applyStatusUpdate(record: MessageRecord, update: StatusUpdate): StatusOutcome {
-  const next = structuredClone(record);
+  // A copy deep enough for what changes here (status, times, error, latency); content is shared.
+  const next: MessageRecord = { ...record, latency: { ...record.latency }, error: record.error ? { ...record.error } : null };
   let dirty = false;
   if (update.waMessageId !== undefined && next.waMessageId === null && next.direction === 'outbound') {
     next.waMessageId = update.waMessageId;

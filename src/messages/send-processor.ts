@@ -60,7 +60,8 @@ export class SendProcessor {
 
   readonly process = async (job: SendJob, signal: AbortSignal): Promise<SendJobResult> => {
     const { store } = this.deps;
-    const record = await store.get(job.messageId);
+    const stored = await store.getWithPayload(job.messageId);
+    const record = stored?.record;
     if (!record || record.status !== 'queued' || record.waMessageId !== null) return this.finish(job.messageId);
     if (Date.now() - Date.parse(record.createdAt) > this.deps.config.send.ttlMs) {
       return this.fail(record, { code: 'SEND_EXPIRED', message: `Not sent within SEND_TTL (${this.deps.config.send.ttlMs} ms)` });
@@ -71,7 +72,7 @@ export class SendProcessor {
 
     let payload: SendPayload;
     try {
-      payload = await this.payloadOf(record);
+      payload = this.payloadOf(stored.payload);
       const chatId = await this.resolveRecipient(record, payload, engine);
       const media = await this.fetchMedia(payload, signal);
       const quotedMessageId = await this.quotedId(record, payload);
@@ -141,8 +142,7 @@ export class SendProcessor {
     return { outcome: 'retry', delayMs: 0 };
   }
 
-  private async payloadOf(record: MessageRecord): Promise<SendPayload> {
-    const raw = await this.deps.store.getPayload(record.id);
+  private payloadOf(raw: string | null): SendPayload {
     if (raw === null) throw new PermanentFailure({ code: 'ENGINE_ERROR', message: 'The stored send body is gone (expired or removed)' });
     return JSON.parse(raw) as SendPayload;
   }

@@ -25,6 +25,8 @@ export interface MessageStore {
    */
   insert(record: MessageRecord, payload?: string): Promise<boolean>;
   getPayload(id: string): Promise<string | null>;
+  /** The record and its payload in one read (the send worker's first step); null when the record is unknown. */
+  getWithPayload(id: string): Promise<{ record: MessageRecord; payload: string | null } | null>;
   dropPayload(id: string): Promise<void>;
   /**
    * Atomic read-modify-write: `change` sees the current record and returns the record to write (or

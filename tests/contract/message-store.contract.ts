@@ -181,8 +181,11 @@ export function describeMessageStoreContract(name: string, harness: MessageStore
       expect(await store.insert(other, 'second')).toBe(true);
       expect(await store.insert(record, 'replaced?')).toBe(false);
       expect(await store.getPayload(record.id)).toBe('{"media":"big"}');
+      expect(await store.getWithPayload(record.id)).toEqual({ record, payload: '{"media":"big"}' });
+      expect(await store.getWithPayload('msg_unknown')).toBeNull();
       await store.dropPayload(record.id);
       expect(await store.getPayload(record.id)).toBeNull();
+      expect(await store.getWithPayload(record.id)).toEqual({ record, payload: null });
       expect(await store.getPayload('msg_unknown')).toBeNull();
       await store.deleteSession('sales');
       expect(await store.getPayload(other.id)).toBeNull();

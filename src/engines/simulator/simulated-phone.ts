@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../../random-hex.js';
 import type { EngineChat, EngineContact, EngineMe, InboundMessage, OutboundContent } from '../engine.js';
 
 /** A message the simulated phone remembers, so that acks, edits, reactions and revokes can find it. */
@@ -38,7 +38,7 @@ export function describeContent(content: OutboundContent): string {
 
 /** whatsapp-web.js-shaped serialized id: `<fromMe>_<chatId>_<3EB0…>`. */
 export function simulatedMessageId(fromMe: boolean, chatId: string): string {
-  return `${fromMe ? 'true' : 'false'}_${chatId}_3EB0${randomBytes(8).toString('hex').toUpperCase()}`;
+  return `${fromMe ? 'true' : 'false'}_${chatId}_3EB0${randomHex(8).toUpperCase()}`;
 }
 
 /** What a simulated contact writes to us. */

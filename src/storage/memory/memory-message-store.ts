@@ -101,6 +101,11 @@ export class MemoryMessageStore implements MessageStore {
     return this.payloads.get(id) ?? null;
   }
 
+  async getWithPayload(id: string): Promise<{ record: MessageRecord; payload: string | null } | null> {
+    const found = this.find(id);
+    return found ? { record: clone(found.record), payload: this.payloads.get(id) ?? null } : null;
+  }
+
   async dropPayload(id: string): Promise<void> {
     this.payloads.delete(id);
   }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { LuaScript } from './lua-script.js';
 import type { MessageRecord, StatusUpdate } from '../../messages/message.js';
@@ -18,17 +19,19 @@ if ARGV[6] ~= '' then redis.call('SET', ARGV[6], ARGV[7], 'PX', ARGV[2]) end
 return 1`);
 
 /**
- * Compare-and-set of a record's JSON, refreshing the TTL of the record, its indexes and its
- * waMessageId mapping. The indexes are (re)added, which indexes a changed chatId; the member left
- * in the old chat's index is skipped by scans (they check the record's chatId).
+ * Compare-and-set of a record's JSON (compared by SHA1, so the expected value costs 40 bytes on
+ * the wire, not the whole record), refreshing the TTL of the record, its indexes and its
+ * waMessageId mapping. When the chat changed (ARGV[6] = '1') the indexes are re-added, which
+ * indexes the new chatId; the member left in the old chat's index is skipped by scans (they check
+ * the record's chatId).
  */
 const CAS = new LuaScript(`
 local current = redis.call('GET', KEYS[1])
 if not current then return -1 end
-if current ~= ARGV[1] then return 0 end
+if redis.sha1hex(current) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 for i = 2, 4 do
-  redis.call('ZADD', KEYS[i], ARGV[5], ARGV[4])
+  if ARGV[6] == '1' then redis.call('ZADD', KEYS[i], ARGV[5], ARGV[4]) end
   redis.call('PEXPIRE', KEYS[i], ARGV[3])
 end
 if KEYS[5] then redis.call('SET', KEYS[5], ARGV[4], 'PX', ARGV[3]) end
@@ -198,6 +201,11 @@ export class RedisMessageStore implements MessageStore {
     return this.redis.get(this.payloadKey(id));
   }
 
+  async getWithPayload(id: string): Promise<{ record: MessageRecord; payload: string | null } | null> {
+    const [raw, payload] = await this.redis.mget(this.recordKey(id), this.payloadKey(id));
+    return raw ? { record: JSON.parse(raw) as MessageRecord, payload: payload ?? null } : null;
+  }
+
   async dropPayload(id: string): Promise<void> {
     await this.redis.del(this.payloadKey(id));
   }
@@ -222,10 +230,14 @@ export class RedisMessageStore implements MessageStore {
       const raw = known ?? (await this.redis.get(this.recordKey(id)));
       known = null;
       if (raw === null) return missing;
-      const outcome = change(JSON.parse(raw) as MessageRecord);
+      const before = JSON.parse(raw) as MessageRecord;
+      const chatBefore = before.chatId;
+      const outcome = change(before);
       if (!outcome.write) return outcome.result;
       const keys = this.keysOf(outcome.record);
-      const written = await CAS.run(this.redis, keys, [raw, JSON.stringify(outcome.record), String(this.ttlMs), id, String(Date.parse(outcome.record.createdAt))]);
+      const expected = createHash('sha1').update(raw).digest('hex');
+      const chatChanged = outcome.record.chatId === chatBefore ? '0' : '1';
+      const written = await CAS.run(this.redis, keys, [expected, JSON.stringify(outcome.record), String(this.ttlMs), id, String(Date.parse(outcome.record.createdAt)), chatChanged]);
       if (written === 1) return outcome.result;
       if (written === -1) return missing;
     }
