@@ -45,6 +45,9 @@ export async function messageRoutes(parent: FastifyInstance, options: MessageRou
 
   app.post('/api/v1/sessions/:id/messages', {
     bodyLimit: sendBodyLimit(mediaMaxBytes),
+    // The hot route: its answer is a record this service built (typed, internal fields removed by
+    // toPublicMessage), so it is serialised as is instead of being re-validated by zod on the way out.
+    serializerCompiler: () => (data) => JSON.stringify(data),
     config: { bodyExamples: SEND_MESSAGE_EXAMPLES.filter((example) => example.type !== 'buttons' && example.type !== 'list') },
     schema: {
       tags,
