@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Logger } from './logger.js';
@@ -9,6 +10,8 @@ import type { EngineDriver } from './engines/engine.js';
 import { simulatorRoutes } from './engines/simulator/simulator.routes.js';
 import { AppError } from './errors.js';
 import { EventBus } from './events/event-bus.js';
+import { EventRecorder } from './events/event-recorder.js';
+import { eventRoutes } from './events/events.routes.js';
 import { healthRoutes } from './health/health.routes.js';
 import { createMetricsRegistry } from './health/metrics.js';
 import { metricsRoutes } from './health/metrics.routes.js';
@@ -23,6 +26,9 @@ import { chatRoutes } from './contacts/chats.routes.js';
 import { contactRoutes } from './contacts/contacts.routes.js';
 import { openStorage, type Storage } from './storage/storage.js';
 import { mediaFetchOptions, safeFetch } from './media/safe-fetch.js';
+import { DiskMediaStore } from './media/disk-media-store.js';
+import type { MediaStore } from './media/media-store.js';
+import { mediaRoutes } from './media/media.routes.js';
 import { MessageActions } from './messages/message-actions.js';
 import { MessagePipeline } from './messages/message-pipeline.js';
 import { MessageService } from './messages/message-service.js';
@@ -31,6 +37,9 @@ import { SendProcessor } from './messages/send-processor.js';
 import { SendTracker } from './messages/send-tracker.js';
 import { openSendQueue } from './queue/open-send-queue.js';
 import type { SendQueue } from './queue/send-queue.js';
+import { openWebhookQueue } from './webhooks/open-webhook-queue.js';
+import { WebhookService } from './webhooks/webhook-service.js';
+import { webhookRoutes } from './webhooks/webhooks.routes.js';
 
 export interface Gateway {
   readonly config: Config;
@@ -40,6 +49,12 @@ export interface Gateway {
   readonly queue: SendQueue;
   readonly messages: MessageService;
   readonly pipeline: MessagePipeline;
+  /** Inbound media files (local disk under SESSIONS_PATH in both storage modes), kept MEDIA_TTL. */
+  readonly media: MediaStore;
+  /** Bus → event log → envelope listeners (webhooks, SSE): every contract event with its seq. */
+  readonly events: EventRecorder;
+  /** Webhook fan-out and delivery (lanes per session and target), the attempts log, retries and replays. */
+  readonly webhooks: WebhookService;
   /** Set on SIGTERM: readiness 503, new work refused with SHUTTING_DOWN. */
   shuttingDown: boolean;
 }
@@ -59,6 +74,8 @@ export interface BuildOptions {
   logger?: Logger;
   /** A send queue instead of the one config picks (tests: short BullMQ lock durations). */
   sendQueue?: SendQueue;
+  /** SSE stream limits instead of the defaults (tests: short heartbeats, small buffers). */
+  eventStream?: { heartbeatMs?: number; maxBufferedBytes?: number; maxClients?: number };
 }
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -88,12 +105,20 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     options.storage ??
     (await openStorage(config, { onWriteError: (error) => app.log.error({ err: error }, 'writing the session registry file failed; retrying with the next change') }));
   const bus = new EventBus((error) => app.log.error({ err: error }, 'event listener failed'));
+  const events = new EventRecorder({ bus, log: storage.events, logger: app.log });
   const drivers = createEngineDrivers(config, options.engineDrivers);
   const sessions = new SessionManager({ config, registry: storage.registry, drivers, bus, logger: app.log });
   const queue = options.sendQueue ?? (await openSendQueue(config, (error, job) => app.log.error({ err: error, ...job }, 'send job failed unexpectedly; retrying')));
   const tracker = new SendTracker();
   // Engine message events reach the bus through the pipeline (store first, then the contract event).
-  const pipeline = new MessagePipeline({ bus, store: storage.messages, queue, tracker, logger: app.log });
+  // Local disk in embedded and Redis mode alike: several replicas need a shared volume or sticky sessions (see DiskMediaStore).
+  const media = new DiskMediaStore({
+    root: join(config.sessionsPath, 'media'),
+    ttlMs: config.media.ttlMs,
+    maxFileBytes: config.media.maxBytes,
+    onError: (error, context) => app.log.error({ err: error }, context),
+  });
+  const pipeline = new MessagePipeline({ bus, store: storage.messages, queue, tracker, logger: app.log, media });
   const messages = new MessageService({ config, store: storage.messages, idempotency: storage.idempotency, queue, sessions, bus });
   const actions = new MessageActions({ service: messages, store: storage.messages, sessions, bus });
   const fetchOptions = mediaFetchOptions(config);
@@ -106,7 +131,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     logger: app.log,
     fetchMedia: (url, signal) => safeFetch(url, { ...fetchOptions, signal }),
   });
-  const gateway: Gateway = { config, storage, sessions, bus, queue, messages, pipeline, shuttingDown: false };
+  const webhookQueue = await openWebhookQueue(config, (error, job) => app.log.error({ err: error, lane: job?.sessionId, job: job?.messageId }, 'webhook job failed unexpectedly; retrying'));
+  const webhooks = new WebhookService({ config, store: storage.deliveries, queue: webhookQueue, source: events, sessions, logger: app.log, userAgent: `whatsapp-gateway/${VERSION} (webhooks)` });
+  const gateway: Gateway = { config, storage, sessions, bus, queue, messages, pipeline, media, events, webhooks, shuttingDown: false };
   app.decorate('gateway', gateway);
 
   logStartup(app, config, storage);
@@ -126,11 +153,16 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(chatRoutes, { sessions });
   await app.register(simulatorRoutes, { sessions });
   await app.register(messageRoutes, { service: messages, actions, store: storage.messages, mediaMaxBytes: config.media.maxBytes });
+  await app.register(mediaRoutes, { sessions, media });
+  await app.register(eventRoutes, { events, sessions, ...options.eventStream, isShuttingDown: () => gateway.shuttingDown });
+  await app.register(webhookRoutes, { webhooks });
   await app.register(metricsRoutes, { registry: createMetricsRegistry(sessions), metricsPublic: config.metricsPublic });
 
   app.addHook('onReady', async () => {
+    media.start();
     await sessions.init();
     await queue.start(processor.process);
+    await webhooks.start();
   });
   app.addHook('onClose', async () => {
     // Workers first (their current job ends), then the engines, then what they wrote to. An engine
@@ -141,6 +173,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await queueClosed;
     await pipeline.idle();
     pipeline.close();
+    await media.close();
+    // What the pipeline published last is recorded before the store closes.
+    await events.close();
+    // After the recorder: the envelopes it handed over last are queued before the lanes stop.
+    await webhooks.close();
     await storage.close();
   });
   return app;

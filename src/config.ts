@@ -140,7 +140,10 @@ export const CONFIG_VARS = {
   FFMPEG_PATH: v(z.string().min(1), 'ffmpeg for video stickers'),
   APP_WEBHOOK_URL: v(url('APP_WEBHOOK_URL'), "the monolith's webhook endpoint (all sessions)"),
   APP_WEBHOOK_EVENTS: v(list(), 'events sent to APP_WEBHOOK_URL, comma-separated; * = all', '*'),
-  WEBHOOK_SECRET: v(z.string().refine(isValidWebhookSecret, 'WEBHOOK_SECRET: must be whsec_<padded standard base64>'), 'Standard Webhooks signing secret (whsec_<base64>)'),
+  WEBHOOK_SECRET: v(
+    z.string().refine((raw) => raw.split(/[\s,]+/).filter((s) => s !== '').every(isValidWebhookSecret), 'WEBHOOK_SECRET: must be whsec_<padded standard base64> (several, space- or comma-separated, while rotating)'),
+    'Standard Webhooks signing secret (whsec_<base64>); several space- or comma-separated sign with each (rotation)',
+  ),
   WEBHOOK_TIMEOUT: v(duration('WEBHOOK_TIMEOUT'), 'one delivery attempt', '10s'),
   WEBHOOK_RETRY_SCHEDULE: v(durationList('WEBHOOK_RETRY_SCHEDULE'), 'delays before each attempt (with jitter)', '0,5s,5m,30m,2h,5h,10h,10h'),
   WEBHOOK_API_KEY: v(z.string(), 'static key sent with every webhook'),

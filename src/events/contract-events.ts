@@ -1,4 +1,5 @@
 import type { AckLevel, EngineEvent, InboundMessage } from '../engines/engine.js';
+import type { MediaRef } from '../media/media-store.js';
 import type { EventBus } from './event-bus.js';
 
 /** Status names of whatsapp-web.js ack levels (the contract keeps the numbers and adds the name). */
@@ -6,7 +7,17 @@ export const ACK_STATUS: Record<AckLevel, string> = { [-1]: 'error', 0: 'pending
 
 const seconds = (date: Date): number => Math.floor(date.getTime() / 1000);
 
-function messageData(m: InboundMessage): Record<string, unknown> {
+/**
+ * What became of an inbound message's media: the stored file (`url` = the gateway route serving
+ * it) or null, and why it is null although `hasMedia` is true.
+ */
+export interface InboundMediaOutcome {
+  media: MediaRef | null;
+  mediaError: string | null;
+}
+
+function messageData(m: InboundMessage, stored: InboundMediaOutcome | undefined): Record<string, unknown> {
+  const mediaError = stored ? stored.mediaError : m.mediaError;
   return {
     // seed 002's fields first
     from: m.from,
@@ -20,9 +31,9 @@ function messageData(m: InboundMessage): Record<string, unknown> {
     type: m.type,
     author: m.author,
     hasMedia: m.hasMedia,
-    // Inbound media is never inlined: it is stored and referenced by URL once the media store exists.
-    media: null,
-    ...(m.mediaError ? { mediaError: m.mediaError } : {}),
+    // Never base64 inside an event: the media store keeps the bytes and the event references them.
+    media: stored?.media ?? null,
+    ...(mediaError ? { mediaError } : {}),
     quotedMessageId: m.quotedMessageId,
     mentions: m.mentions,
     ...(m.location ? { location: m.location } : {}),
@@ -49,11 +60,12 @@ function messageCreateData(m: InboundMessage): Record<string, unknown> {
 /**
  * The contract event (name and `data`, seed 002's fields first) of an engine's message event, or
  * null for events the session lifecycle turns into contract events itself (qr, status…).
+ * `media` is what the media store made of an inbound message's media (without it: `media: null`).
  */
-export function toContractEvent(event: EngineEvent, seenAt: Date): { event: string; data: Record<string, unknown> } | null {
+export function toContractEvent(event: EngineEvent, seenAt: Date, media?: InboundMediaOutcome): { event: string; data: Record<string, unknown> } | null {
   switch (event.type) {
     case 'message':
-      return { event: 'message', data: messageData(event.message) };
+      return { event: 'message', data: messageData(event.message, media) };
     case 'message_create':
       return { event: 'message_create', data: messageCreateData(event.message) };
     case 'message_ack':

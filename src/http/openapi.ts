@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { ERROR_CODES, RECORD_ERROR_CODES } from '../errors.js';
+import { webhooksDocument } from '../events/event-schemas.js';
 import { SESSION_LIMITS } from '../sessions/session.schemas.js';
 
 function description(): string {
@@ -21,7 +22,7 @@ function description(): string {
     '',
     `Record and session error codes (\`error.code\`, \`lastError.code\`): ${RECORD_ERROR_CODES.map((c) => `\`${c}\``).join(', ')}.`,
     '',
-    `Limits: session ids \`^[A-Za-z0-9_-]{1,64}$\`; at most ${SESSION_LIMITS.webhooks} webhooks per session, ${SESSION_LIMITS.eventsPerWebhook} event names each, URLs ≤ ${SESSION_LIMITS.urlLength} chars; metadata ≤ ${SESSION_LIMITS.metadataKeys} keys (key ≤ ${SESSION_LIMITS.metadataKeyLength}, value ≤ ${SESSION_LIMITS.metadataValueLength} chars); request bodies ≤ 1 MiB unless a route says otherwise; pages of 1–200 items.`,
+    `Limits: session ids \`^[A-Za-z0-9_-]{1,64}$\`; at most ${SESSION_LIMITS.webhooks} webhooks per session, ${SESSION_LIMITS.eventsPerWebhook} event names each, URLs ≤ ${SESSION_LIMITS.urlLength} chars; metadata ≤ ${SESSION_LIMITS.metadataKeys} keys (key ≤ ${SESSION_LIMITS.metadataKeyLength}, value ≤ ${SESSION_LIMITS.metadataValueLength} chars); request bodies ≤ 1 MiB unless a route says otherwise; pages of 1–200 items (the event log: 1–1000).`,
   ].join('\n');
 }
 
@@ -48,6 +49,20 @@ function bodyExamplesPatcher(app: FastifyInstance): typeof jsonSchemaTransformOb
   };
 }
 
+/**
+ * Adds the OpenAPI 3.1 `webhooks` section — one entry per contract event, its envelope and `data`
+ * schemas (components `<Event>Event`, `<Event>EventData`) and an example — to the finished document.
+ */
+function withWebhooks(transform: typeof jsonSchemaTransformObject): typeof jsonSchemaTransformObject {
+  const { webhooks, schemas } = webhooksDocument();
+  return (input) => {
+    const document = transform(input) as { components?: { schemas?: Record<string, unknown> }; webhooks?: Record<string, unknown> };
+    document.components = { ...document.components, schemas: { ...document.components?.schemas, ...schemas } };
+    document.webhooks = webhooks;
+    return document as ReturnType<typeof jsonSchemaTransformObject>;
+  };
+}
+
 async function openApiPlugin(app: FastifyInstance, options: { version: string }): Promise<void> {
   await app.register(swagger, {
     openapi: {
@@ -58,7 +73,10 @@ async function openApiPlugin(app: FastifyInstance, options: { version: string })
         { name: 'Messages', description: 'Sends (queued, ordered, paced, retried, idempotent), history, stats and actions' },
         { name: 'Contacts', description: 'Synced contacts (cached), number lookup, profile pictures' },
         { name: 'Chats', description: 'Chats, read receipts and presence' },
+        { name: 'Webhooks', description: 'Delivery log, retries and replays' },
         { name: 'Simulator', description: 'Controls of the simulated phone (engine "simulator" only)' },
+        { name: 'Events', description: 'The event log of each session and the live event stream (SSE); every event is also a webhook (see `webhooks`)' },
+        { name: 'Webhook events', description: 'What the gateway POSTs to webhook targets (the `webhooks` section), signed per Standard Webhooks' },
         { name: 'Health', description: 'Probes and health' },
       ],
       components: {
@@ -71,7 +89,7 @@ async function openApiPlugin(app: FastifyInstance, options: { version: string })
       security: [{ apiKey: [] }, { gatewayKey: [] }, { bearer: [] }],
     },
     transform: jsonSchemaTransform,
-    transformObject: bodyExamplesPatcher(app),
+    transformObject: withWebhooks(bodyExamplesPatcher(app)),
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { persistAuthorization: true } });
 }

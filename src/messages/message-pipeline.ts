@@ -1,7 +1,8 @@
 import type { AckLevel, EngineEvent, InboundMessage } from '../engines/engine.js';
-import { toContractEvent } from '../events/contract-events.js';
+import { toContractEvent, type InboundMediaOutcome } from '../events/contract-events.js';
 import type { EventBus, GatewayEvent } from '../events/event-bus.js';
 import type { Logger } from '../logger.js';
+import { mediaRef, mediaStoreErrorCode, type MediaRef, type MediaStore } from '../media/media-store.js';
 import type { SendQueue } from '../queue/send-queue.js';
 import type { MessageStore } from '../storage/message-store.js';
 import type { MessageRecord, StatusUpdate } from './message.js';
@@ -19,6 +20,8 @@ export interface MessagePipelineDeps {
   queue: SendQueue;
   tracker: SendTracker;
   logger: Logger;
+  /** Where inbound media goes before its `message` event is published. */
+  media: MediaStore;
 }
 
 const STATUS_OF_ACK: Partial<Record<AckLevel, 'sent' | 'delivered' | 'read' | 'played'>> = { 1: 'sent', 2: 'delivered', 3: 'read', 4: 'played' };
@@ -28,11 +31,14 @@ const STATUS_OF_ACK: Partial<Record<AckLevel, 'sent' | 'delivered' | 'read' | 'p
  * session's events keep their order even though the store is asynchronous):
  * - `message_ack` moves the outbound record's status (ack -1 → `failed`, `ACK_ERROR`) and
  *   publishes `message.status` on a change; the `message_ack` event carries `gatewayMessageId`;
- * - `message` (inbound) is stored as `received`, with `latency.receivedMs`;
+ * - `message` (inbound): its media is put in the media store first, then the record is stored as
+ *   `received` (with `latency.receivedMs` and the same `media` reference as the event), then the
+ *   event is published with `media: { mediaId, mimetype, filename, size, url }`; a media store
+ *   failure gives `media: null` and `mediaError` (`MEDIA_STORE_FAILED`, `MEDIA_TOO_LARGE`, `MEDIA_STORE_FULL`);
  * - `message_create`, `message_edit` and `message_revoke_everyone` carry `gatewayMessageId` when
  *   the message went through the gateway; edits and revokes are noted on the record.
- * A session deleted (status event reason `DELETED`) has its queued sends dropped and failed
- * `SESSION_DELETED`. A store failure is logged; the contract event is published all the same.
+ * A session deleted (status event reason `DELETED`) has its media removed and its queued sends
+ * dropped and failed `SESSION_DELETED`. A store failure is logged; the contract event is published all the same.
  */
 export class MessagePipeline {
   private readonly chains = new Map<string, Promise<void>>();
@@ -68,13 +74,15 @@ export class MessagePipeline {
   }
 
   private async onEngineEvent(sessionId: string, event: EngineEvent, seenAt: Date): Promise<void> {
-    const contract = toContractEvent(event, seenAt);
     let gatewayMessageId: string | null = null;
+    let media: InboundMediaOutcome | undefined;
     try {
-      gatewayMessageId = await this.apply(sessionId, event, seenAt);
+      if (event.type === 'message' && !event.message.fromMe) media = await this.receive(sessionId, event.message, seenAt);
+      else gatewayMessageId = await this.apply(sessionId, event, seenAt);
     } catch (error) {
       this.deps.logger.error({ err: error, sessionId, event: event.type }, 'recording an engine event in the message store failed');
     }
+    const contract = toContractEvent(event, seenAt, media);
     if (!contract) return;
     const data = gatewayMessageId === null ? contract.data : { ...contract.data, gatewayMessageId };
     this.deps.bus.publish({ sessionId, event: contract.event, data, occurredAt: seenAt });
@@ -85,9 +93,6 @@ export class MessagePipeline {
     switch (event.type) {
       case 'message_ack':
         return this.onAck(sessionId, event.waMessageId, event.ack, seenAt);
-      case 'message':
-        if (!event.message.fromMe) await this.storeInbound(sessionId, event.message, seenAt);
-        return null;
       case 'message_create':
         return event.message.fromMe ? ((await this.ours(sessionId, event.message.waMessageId))?.id ?? null) : null;
       case 'message_edit':
@@ -124,8 +129,40 @@ export class MessagePipeline {
     return record.id;
   }
 
-  private async storeInbound(sessionId: string, m: InboundMessage, seenAt: Date): Promise<void> {
-    if (await this.deps.store.findByWaMessageId(sessionId, m.waMessageId)) return;
+  /**
+   * An inbound message: its media stored, then its record (once: a repeated event reuses what the
+   * record says of the media). Never throws; what became of the media, for the `message` event.
+   */
+  private async receive(sessionId: string, m: InboundMessage, seenAt: Date): Promise<InboundMediaOutcome> {
+    let existing: MessageRecord | null = null;
+    try {
+      existing = await this.deps.store.findByWaMessageId(sessionId, m.waMessageId);
+    } catch (error) {
+      this.deps.logger.error({ err: error, sessionId }, 'looking up an inbound message in the message store failed');
+    }
+    if (existing) return mediaOutcomeOf(existing, m);
+    const media = await this.storeMedia(sessionId, m);
+    try {
+      await this.storeInbound(sessionId, m, seenAt, media);
+    } catch (error) {
+      this.deps.logger.error({ err: error, sessionId, event: 'message' }, 'recording an engine event in the message store failed');
+    }
+    return media;
+  }
+
+  private async storeMedia(sessionId: string, m: InboundMessage): Promise<InboundMediaOutcome> {
+    if (!m.media) return { media: null, mediaError: m.mediaError };
+    try {
+      const stored = await this.deps.media.put(sessionId, { data: Buffer.from(m.media.data, 'base64'), mimetype: m.media.mimetype, filename: m.media.filename });
+      return { media: mediaRef(stored), mediaError: null };
+    } catch (error) {
+      const code = mediaStoreErrorCode(error);
+      this.deps.logger.error({ err: error, sessionId, waMessageId: m.waMessageId, code }, 'storing inbound media failed; the message event goes out without it');
+      return { media: null, mediaError: code };
+    }
+  }
+
+  private async storeInbound(sessionId: string, m: InboundMessage, seenAt: Date, media: InboundMediaOutcome): Promise<void> {
     const receivedMs = m.timestamp > 0 ? Math.max(0, seenAt.getTime() - m.timestamp * 1000) : null;
     await this.deps.store.insert(
       newRecord({
@@ -141,6 +178,8 @@ export class MessagePipeline {
           ...(m.fromPhone ? { fromPhone: m.fromPhone } : {}),
           author: m.author,
           hasMedia: m.hasMedia,
+          media: media.media,
+          ...(media.mediaError ? { mediaError: media.mediaError } : {}),
           quotedMessageId: m.quotedMessageId,
           mentions: m.mentions,
           ...(m.location ? { location: m.location } : {}),
@@ -164,6 +203,8 @@ export class MessagePipeline {
 
   private async onSessionDeleted(sessionId: string): Promise<void> {
     this.deps.tracker.forgetSession(sessionId);
+    // In the session's chain: media of messages received before the deletion is already stored.
+    await this.deps.media.removeSession(sessionId).catch((error: unknown) => this.deps.logger.error({ err: error, sessionId }, 'removing the media of a deleted session failed'));
     await this.deps.queue.removeSession(sessionId);
     const at = new Date().toISOString();
     for (;;) {
@@ -180,6 +221,16 @@ export class MessagePipeline {
       if (page.nextCursor === null || changed === 0) return;
     }
   }
+}
+
+/** What an already stored inbound record says of its media (a repeated `message` event). */
+function mediaOutcomeOf(record: MessageRecord, m: InboundMessage): InboundMediaOutcome {
+  const { media, mediaError } = record.content;
+  return { media: isMediaRef(media) ? media : null, mediaError: typeof mediaError === 'string' ? mediaError : m.mediaError };
+}
+
+function isMediaRef(value: unknown): value is MediaRef {
+  return typeof value === 'object' && value !== null && 'mediaId' in value && typeof value.mediaId === 'string' && 'url' in value && typeof value.url === 'string';
 }
 
 const RANK = { queued: 0, sent: 1, delivered: 2, read: 3, played: 4 } as const;

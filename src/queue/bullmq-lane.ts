@@ -10,6 +10,8 @@ export interface LaneSettings {
   workerConnection: Redis;
   /** BullMQ `prefix` option: `<redisPrefix>:bull`. */
   bullPrefix: string;
+  /** Queue names are `<queueName>-<lane key>` (`send` for sends, `webhook` for webhook deliveries). */
+  queueName: string;
   lockDurationMs: number;
   stalledIntervalMs: number;
   errorRetryMs: number;
@@ -22,7 +24,7 @@ const KEEP_FAILED = 100;
 /** A redelivered job is harmless (the processor makes repeats no-ops), so stalling never fails one. */
 const MAX_STALLED_COUNT = 1_000_000;
 
-export const laneQueueName = (sessionId: string): string => `send-${sessionId}`;
+export const laneQueueName = (sessionId: string, queueName = 'send'): string => `${queueName}-${sessionId}`;
 
 /**
  * One session's lane: a BullMQ Queue of its own plus, once started, a Worker with concurrency 1 —
@@ -43,7 +45,7 @@ export class BullmqLane {
     readonly sessionId: string,
     private readonly settings: LaneSettings,
   ) {
-    this.queue = new Queue(laneQueueName(sessionId), {
+    this.queue = new Queue(laneQueueName(sessionId, settings.queueName), {
       connection: settings.producer,
       prefix: settings.bullPrefix,
       // No I/O when the Queue is made: BullMQ memoizes a failed init (a lane made while Redis is down
@@ -69,7 +71,7 @@ export class BullmqLane {
   start(processor: SendProcessor): void {
     if (this.worker || this.controller.signal.aborted) return;
     const { settings } = this;
-    const worker = new Worker<SendJob, void, typeof JOB_NAME>(laneQueueName(this.sessionId), (job) => this.process(job.data, processor), {
+    const worker = new Worker<SendJob, void, typeof JOB_NAME>(laneQueueName(this.sessionId, settings.queueName), (job) => this.process(job.data, processor), {
       connection: settings.workerConnection,
       prefix: settings.bullPrefix,
       concurrency: 1,

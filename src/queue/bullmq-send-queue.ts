@@ -7,8 +7,15 @@ import type { SendJob, SendProcessor, SendQueue, SendQueueCounts } from './send-
 export interface BullmqSendQueueOptions {
   redisUrl: string;
   redisPassword?: string | undefined;
-  /** The gateway's key prefix (REDIS_PREFIX). BullMQ keys live under `<prefix>:bull`, the lane set at `<prefix>:send:lanes`. */
+  /** The gateway's key prefix (REDIS_PREFIX). BullMQ keys live under `<prefix>:bull`, the lane set at `<prefix>:<name>:lanes`. */
   prefix: string;
+  /**
+   * What the queue is for; default `send`. Names the lane queues (`<name>-<lane key>`), the lane set
+   * and the connections, so that two queues (sends, webhook deliveries) share a prefix.
+   */
+  name?: string;
+  /** Lane keys accepted (they become Redis key parts: no `:`); default a session id, `^[A-Za-z0-9_-]{1,64}$`. */
+  laneKeyPattern?: RegExp;
   /** How long a job's lock lasts without renewal: how soon a job of a dead process is offered again. Default 30 s. */
   lockDurationMs?: number;
   /** How often stalled jobs (lock expired) are looked for. Default 30 s. */
@@ -34,10 +41,6 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
 /** Session ids are validated upstream; checked again because they become Redis key parts. */
 const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
-function checkSessionId(sessionId: string): void {
-  if (!SESSION_ID.test(sessionId)) throw new Error(`invalid session id for the send queue: ${JSON.stringify(sessionId)}`);
-}
-
 /** Lets the worker connection, and BullMQ's duplicates of it (they copy its retryStrategy), stop reconnecting. */
 interface Reconnect {
   enabled: boolean;
@@ -47,7 +50,7 @@ interface Reconnect {
 async function openWorkerRedis(options: BullmqSendQueueOptions, reconnect: Reconnect): Promise<Redis> {
   const redis = new Redis(options.redisUrl, {
     ...(options.redisPassword ? { password: options.redisPassword } : {}),
-    connectionName: `${options.prefix}:send-worker`,
+    connectionName: `${options.prefix}:${options.name ?? 'send'}-worker`,
     lazyConnect: true,
     maxRetriesPerRequest: null,
     connectTimeout: 5_000,
@@ -75,12 +78,14 @@ export class BullmqSendQueue implements SendQueue {
   private readonly settings: LaneSettings;
   private readonly lanesKey: string;
   private readonly closeTimeoutMs: number;
+  private readonly laneKey: RegExp;
   private processor: SendProcessor | null = null;
   private closing: Promise<void> | null = null;
 
   /** Opens the connections (rejects when Redis cannot be reached). */
   static async open(options: BullmqSendQueueOptions): Promise<BullmqSendQueue> {
-    const producer = await openRedis({ url: options.redisUrl, password: options.redisPassword, name: `${options.prefix}:send` });
+    if (options.name !== undefined && !/^[A-Za-z0-9_-]{1,32}$/.test(options.name)) throw new Error(`invalid queue name: ${JSON.stringify(options.name)}`);
+    const producer = await openRedis({ url: options.redisUrl, password: options.redisPassword, name: `${options.prefix}:${options.name ?? 'send'}` });
     const reconnect = { enabled: true };
     try {
       return new BullmqSendQueue(options, producer, await openWorkerRedis(options, reconnect), reconnect);
@@ -100,12 +105,14 @@ export class BullmqSendQueue implements SendQueue {
       producer,
       workerConnection,
       bullPrefix: `${options.prefix}:bull`,
+      queueName: options.name ?? 'send',
       lockDurationMs: options.lockDurationMs ?? 30_000,
       stalledIntervalMs: options.stalledIntervalMs ?? 30_000,
       errorRetryMs: options.errorRetryMs ?? DEFAULT_ERROR_RETRY_MS,
       onError: options.onError,
     };
-    this.lanesKey = `${options.prefix}:send:lanes`;
+    this.lanesKey = `${options.prefix}:${options.name ?? 'send'}:lanes`;
+    this.laneKey = options.laneKeyPattern ?? SESSION_ID;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
   }
 
@@ -125,14 +132,14 @@ export class BullmqSendQueue implements SendQueue {
     this.checkOpen();
     const listed = await this.producer.smembers(this.lanesKey);
     this.processor = processor;
-    for (const sessionId of listed) if (SESSION_ID.test(sessionId)) this.lane(sessionId);
+    for (const sessionId of listed) if (this.laneKey.test(sessionId)) this.lane(sessionId);
     for (const lane of this.lanes.values()) lane.start(processor);
   }
 
   async counts(sessionId?: string): Promise<SendQueueCounts> {
-    if (sessionId !== undefined) return SESSION_ID.test(sessionId) ? this.countLane(sessionId) : { waiting: 0, active: 0 };
+    if (sessionId !== undefined) return this.laneKey.test(sessionId) ? this.countLane(sessionId) : { waiting: 0, active: 0 };
     const ids = new Set([...(await this.producer.smembers(this.lanesKey)), ...this.lanes.keys()]);
-    const all = await Promise.all([...ids].filter((id) => SESSION_ID.test(id)).map((id) => this.countLane(id)));
+    const all = await Promise.all([...ids].filter((id) => this.laneKey.test(id)).map((id) => this.countLane(id)));
     return all.reduce((sum, c) => ({ waiting: sum.waiting + c.waiting, active: sum.active + c.active }), { waiting: 0, active: 0 });
   }
 
@@ -153,7 +160,7 @@ export class BullmqSendQueue implements SendQueue {
    * queue. Call it once the session takes no more sends: a job added meanwhile may be dropped too.
    */
   async removeSession(sessionId: string): Promise<number> {
-    checkSessionId(sessionId);
+    this.checkLaneKey(sessionId);
     this.checkOpen();
     const lane = this.lanes.get(sessionId) ?? new BullmqLane(sessionId, this.settings);
     this.lanes.delete(sessionId);
@@ -199,7 +206,7 @@ export class BullmqSendQueue implements SendQueue {
 
   /** The lane of a session, made on first use, its Worker started once the queue is. */
   private lane(sessionId: string): BullmqLane {
-    checkSessionId(sessionId);
+    this.checkLaneKey(sessionId);
     let lane = this.lanes.get(sessionId);
     if (!lane) {
       lane = new BullmqLane(sessionId, this.settings);
@@ -207,6 +214,11 @@ export class BullmqSendQueue implements SendQueue {
     }
     if (this.processor) lane.start(this.processor);
     return lane;
+  }
+
+  /** Lane keys are validated upstream; checked again because they become Redis key parts. */
+  private checkLaneKey(key: string): void {
+    if (!this.laneKey.test(key)) throw new Error(`invalid ${this.laneKey === SESSION_ID ? 'session id' : 'lane key'} for the ${this.settings.queueName} queue: ${JSON.stringify(key)}`);
   }
 
   private checkOpen(): void {

@@ -13,7 +13,8 @@ import { SessionLifecycle } from './session-lifecycle.js';
 import { restoreAll, shouldRestore } from './session-restore.js';
 import { SessionRuntime } from './session-runtime.js';
 import { waitForSessionStatus } from './session-status-waiter.js';
-import { toPublicSession, type PublicSession, type SessionRecord, type SessionStatus } from './session.js';
+import { toPublicSession, type PublicSession, type SessionRecord, type SessionStatus, type SessionWebhook } from './session.js';
+import { assertWebhookUrlsAllowed } from '../webhooks/webhook-url.js';
 
 export type { CreateSessionInput, UpdateSessionInput };
 
@@ -150,6 +151,7 @@ export class SessionManager {
       throw new AppError('NOT_SUPPORTED_BY_ENGINE', `Engine '${engine}' is not available on this gateway (${this.availableEngines()})`);
     }
     const id = input.id ?? `sess_${randomBytes(9).toString('base64url')}`;
+    await assertWebhookUrlsAllowed(input.webhooks, this.deps.config.webhook.allowedHosts);
     return this.locks.run(id, async () => {
       if (this.records.has(id)) throw new AppError('SESSION_EXISTS', `Session '${id}' already exists`);
       const max = this.deps.config.whatsapp.maxSessions;
@@ -183,6 +185,8 @@ export class SessionManager {
   }
 
   async update(id: string, input: UpdateSessionInput): Promise<PublicSession> {
+    this.require(id);
+    await assertWebhookUrlsAllowed(input.webhooks, this.deps.config.webhook.allowedHosts);
     return this.locks.run(id, async () => {
       const record = this.require(id);
       if (input.metadata) {
@@ -270,6 +274,32 @@ export class SessionManager {
       runtime.pairingCodes += 1;
       const code = await runtime.engine.requestPairingCode(phone);
       return { code, expiresAt: new Date(Date.now() + this.deps.config.whatsapp.qrTimeoutMs) };
+    });
+  }
+
+  /** The session's webhook entries, secrets included (the webhook dispatcher); the same array until replaced. Null for an unknown session. */
+  webhooksOf(id: string): readonly SessionWebhook[] | null {
+    return this.records.get(id)?.webhooks ?? null;
+  }
+
+  /**
+   * A 410 answer: marks the session's entries with `url` disabled (shown in the session) until its
+   * webhooks are replaced — unless they were replaced since `seen` was read. True when something changed.
+   */
+  async disableWebhook(id: string, url: string, seen: readonly SessionWebhook[]): Promise<boolean> {
+    return this.locks.run(id, async () => {
+      const record = this.records.get(id);
+      if (!record || record.webhooks !== seen) return false;
+      let changed = false;
+      for (const webhook of record.webhooks) {
+        if (webhook.url !== url || webhook.disabled) continue;
+        webhook.disabled = true;
+        changed = true;
+      }
+      if (!changed) return false;
+      record.updatedAt = new Date().toISOString();
+      await this.persist(record);
+      return true;
     });
   }
 

@@ -29,7 +29,10 @@ const EventName = z.string().min(1).max(64).regex(/^(\*|[a-z_.]+)$/, 'must be an
 
 export const WebhookInput = z
   .object({
-    url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).max(SESSION_LIMITS.urlLength),
+    url: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+      .max(SESSION_LIMITS.urlLength)
+      .describe('http(s) URL; a host that is or resolves to a private, loopback, link-local or cloud-metadata address is refused (422 WEBHOOK_URL_FORBIDDEN) unless listed in WEBHOOK_ALLOWED_HOSTS; redirects are never followed'),
     events: z.array(EventName).min(1).max(SESSION_LIMITS.eventsPerWebhook).optional().describe('Exact event names or *; default ["*"]'),
     secret: z
       .string()

@@ -29,7 +29,7 @@ export async function sessionRoutes(parent: FastifyInstance, options: { sessions
       summary: 'Create (and by default start) a session',
       description: 'Unknown engine → 400; an engine this gateway does not run → 422. The id is generated (`sess_<random>`) when absent.',
       body: CreateSessionBody,
-      response: { 201: SessionResponse, ...errorResponses('SESSION_EXISTS', 'SESSION_LIMIT_REACHED', 'NOT_SUPPORTED_BY_ENGINE', 'PAYLOAD_TOO_LARGE', 'SHUTTING_DOWN') },
+      response: { 201: SessionResponse, ...errorResponses('SESSION_EXISTS', 'SESSION_LIMIT_REACHED', 'NOT_SUPPORTED_BY_ENGINE', 'WEBHOOK_URL_FORBIDDEN', 'PAYLOAD_TOO_LARGE', 'SHUTTING_DOWN') },
     },
     handler: async (request, reply) => reply.code(201).send(await sessions.create(request.body)),
   });
@@ -55,7 +55,7 @@ export async function sessionRoutes(parent: FastifyInstance, options: { sessions
       summary: 'Change metadata and/or webhooks',
       params: SessionIdParams,
       body: UpdateSessionBody,
-      response: { 200: SessionResponse, ...errorResponses('SESSION_NOT_FOUND') },
+      response: { 200: SessionResponse, ...errorResponses('SESSION_NOT_FOUND', 'WEBHOOK_URL_FORBIDDEN') },
     },
     handler: async (request) => sessions.update(request.params.id, request.body),
   });

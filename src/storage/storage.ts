@@ -14,6 +14,12 @@ import { MemoryMessageStore } from './memory/memory-message-store.js';
 import { MemoryIdempotencyStore } from './memory/memory-idempotency-store.js';
 import { RedisMessageStore } from './redis/redis-message-store.js';
 import { RedisIdempotencyStore } from './redis/redis-idempotency-store.js';
+import type { DeliveryStore } from './delivery-store.js';
+import { MemoryDeliveryStore } from './memory/memory-delivery-store.js';
+import { RedisDeliveryStore } from './redis/redis-delivery-store.js';
+import type { EventLog } from './event-log.js';
+import { MemoryEventLog } from './memory/memory-event-log.js';
+import { RedisEventLog } from './redis/redis-event-log.js';
 
 /** The stores the gateway runs on, picked once from config: Redis when REDIS_URL is set, embedded otherwise. */
 export interface Storage {
@@ -25,6 +31,10 @@ export interface Storage {
   readonly messages: MessageStore;
   /** `Idempotency-Key` reservations. */
   readonly idempotency: IdempotencyStore;
+  /** Webhook deliveries (the attempts log) and the webhook fan-out cursors. */
+  readonly deliveries: DeliveryStore;
+  /** Every contract event, per session in `seq` order (event-log route, SSE resume, webhook replays). */
+  readonly events: EventLog;
   /** The shared command connection in Redis mode (rate limit, health). */
   readonly redis: Redis | null;
   close(): Promise<void>;
@@ -44,18 +54,25 @@ export async function openStorage(config: Config, options: StorageOptions = {}):
     const contacts = new RedisContactStore(redis, config.redis.prefix);
     const messages = new RedisMessageStore(redis, config.redis.prefix, config.send.messageTtlMs);
     const idempotency = new RedisIdempotencyStore(redis, config.redis.prefix);
+    const deliveries = new RedisDeliveryStore(redis, config.redis.prefix);
+    // A session's log lives as long as its message history: MESSAGE_TTL after its last event.
+    const events = new RedisEventLog(redis, config.redis.prefix, { retentionMs: config.send.messageTtlMs });
     return {
       mode: 'redis',
       registry,
       contacts,
       messages,
       idempotency,
+      events,
+      deliveries,
       redis,
       close: async () => {
         await registry.close();
         await contacts.close();
         await messages.close();
         await idempotency.close();
+        await events.close();
+        await deliveries.close();
         await closeRedis(redis);
       },
     };
@@ -65,18 +82,24 @@ export async function openStorage(config: Config, options: StorageOptions = {}):
   const contacts = new MemoryContactStore();
   const messages = new MemoryMessageStore();
   const idempotency = new MemoryIdempotencyStore();
+  const deliveries = new MemoryDeliveryStore();
+  const events = new MemoryEventLog();
   return {
     mode: 'embedded',
     registry,
     contacts,
     messages,
     idempotency,
+    events,
+    deliveries,
     redis: null,
     close: async () => {
       await registry.close();
       await contacts.close();
       await messages.close();
       await idempotency.close();
+      await events.close();
+      await deliveries.close();
     },
   };
 }

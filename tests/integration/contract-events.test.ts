@@ -24,13 +24,18 @@ describe('contract events of engine message events', () => {
     return { app, engine, log };
   }
 
-  it('publishes message and message_create with seed 002 fields first, and never inlines media', async () => {
+  it('publishes message and message_create with seed 002 fields first, and never inlines media (a stored media reference instead)', async () => {
     const { engine, log } = await readySimulator();
     const waMessageId = engine.receive({ from: CONTACT, type: 'image', text: 'look', media: { data: Buffer.from('png bytes').toString('base64'), mimetype: 'image/png' } });
     const message = await log.nth('ev', 'message', 1);
     expect(Object.keys(message.data).slice(0, 6)).toEqual(['from', 'to', 'body', 'messageId', 'timestamp', 'isGroup']);
-    expect(message.data).toMatchObject({ from: CONTACT, to: '5511900001111@c.us', body: 'look', messageId: waMessageId, isGroup: false, chatId: CONTACT, type: 'image', hasMedia: true, media: null, fromMe: false });
+    expect(message.data).toMatchObject({ from: CONTACT, to: '5511900001111@c.us', body: 'look', messageId: waMessageId, isGroup: false, chatId: CONTACT, type: 'image', hasMedia: true, fromMe: false });
+    const media = message.data.media as { mediaId: string; url: string };
+    expect(media).toEqual({ mediaId: expect.stringMatching(/^med_/) as unknown, mimetype: 'image/png', filename: null, size: 9, url: `/api/v1/sessions/ev/media/${media.mediaId}` });
+    expect(message.data).not.toHaveProperty('mediaError');
     expect(JSON.stringify(message.data)).not.toContain(Buffer.from('png bytes').toString('base64'));
+    const file = await t?.app.inject({ method: 'GET', url: media.url, headers: AUTH });
+    expect(file?.body).toBe('png bytes');
     const created = await log.nth('ev', 'message_create', 1);
     expect(Object.keys(created.data).slice(0, 5)).toEqual(['id', 'from', 'to', 'body', 'timestamp']);
     expect(created.data).toMatchObject({ id: waMessageId, isForwarded: false, isStatus: false, fromMe: false });

@@ -1,0 +1,178 @@
+import type { Redis } from 'ioredis';
+import type { GatewayEvent } from '../../events/event-bus.js';
+import { toEnvelope, type EventEnvelope } from '../../events/event-envelope.js';
+import type { EventLog, EventRangePage, EventRangeQuery } from '../event-log.js';
+import { DEFAULT_MAX_EVENTS_PER_SESSION, compareSessionIds, decodeRangeCursor, encodeRangeCursor, eventPageLimit, newEventId, rangeBounds } from '../event-log.js';
+import { LuaScript } from './lua-script.js';
+
+/**
+ * INCR the session's counter and XADD the envelope under `<seq>-0`, in one step. The envelope JSON
+ * comes in two halves around its `seq` value (ARGV[1] .. seq .. ARGV[2]), so the script never
+ * decodes the event data (cjson would turn `[]` into `{}`). A counter that is gone while the stream
+ * is not (removed by hand) starts again after the stream's last id rather than failing every XADD.
+ * The sessions index (score: append time) lets replays of every session skip idle ones.
+ */
+const APPEND = new LuaScript(`
+local seq = redis.call('INCR', KEYS[1])
+if seq == 1 and redis.call('EXISTS', KEYS[2]) == 1 then
+  local info = redis.call('XINFO', 'STREAM', KEYS[2])
+  for i = 1, #info, 2 do
+    if info[i] == 'last-generated-id' then
+      local last = tonumber(string.match(info[i + 1], '^(%d+)'))
+      if last and last >= seq then
+        seq = last + 1
+        redis.call('SET', KEYS[1], seq)
+      end
+    end
+  end
+end
+local s = string.format('%d', seq)
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], s .. '-0', 't', ARGV[3], 'e', ARGV[1] .. s .. ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+redis.call('ZADD', KEYS[3], ARGV[7], ARGV[6])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. (tonumber(ARGV[7]) - tonumber(ARGV[5])))
+redis.call('PEXPIRE', KEYS[3], ARGV[5])
+return seq`);
+
+/**
+ * One step of a time-range scan of a session's stream from an exclusive start id: returns
+ * { done, lastId, json... } after at most `budget` examined entries or `want` matches.
+ */
+const RANGE = new LuaScript(`
+local start, since, untilMs = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local want, budget = tonumber(ARGV[4]), tonumber(ARGV[5])
+local out, examined, last, done = {}, 0, '', 0
+while #out < want and examined < budget do
+  local batch = redis.call('XRANGE', KEYS[1], start, '+', 'COUNT', 200)
+  if #batch == 0 then done = 1 break end
+  for _, entry in ipairs(batch) do
+    examined = examined + 1
+    last = entry[1]
+    local fields = entry[2]
+    local t = tonumber(fields[2])
+    if t >= since and (untilMs == nil or t < untilMs) then
+      out[#out + 1] = fields[4]
+      if #out >= want then break end
+    end
+  end
+  start = '(' .. last
+end
+return { done, last, unpack(out) }`);
+
+/** Removes a session's entries and its place in the sessions index (the counter stays); the number removed. */
+const DELETE = new LuaScript(`
+local n = 0
+if redis.call('EXISTS', KEYS[1]) == 1 then n = redis.call('XLEN', KEYS[1]) end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return n`);
+
+const RANGE_BUDGET = 1_000;
+const SEQ_MARKER = '"seq":0';
+
+export interface RedisEventLogOptions {
+  /** How long a session's entries live after its last event (the stream's TTL, refreshed on append). */
+  retentionMs: number;
+  /** Entries kept per session, trimmed with `MAXLEN ~` (so at least this many; default 10,000). */
+  maxPerSession?: number;
+}
+
+type StreamEntry = [id: string, fields: string[]];
+
+/**
+ * The event log in Redis:
+ * - `<prefix>:evseq:<sessionId>` — the session's seq counter (INCR), no TTL: a few bytes per
+ *   session id ever seen, so seq keeps counting across restarts, deletions and quiet months;
+ * - `<prefix>:events:<sessionId>` — a stream of `{ t: occurredAt ms, e: envelope JSON }` entries
+ *   with id `<seq>-0`, trimmed with `MAXLEN ~ maxPerSession` on each append, TTL `retentionMs`
+ *   refreshed on each append (so a session's log goes `retentionMs` after its last event);
+ * - `<prefix>:evsessions` — sessions by last append time (ms), for replays of every session;
+ *   members older than the retention are dropped on append, TTL `retentionMs`.
+ * Appends are one Lua script (INCR + XADD), atomic even across instances. Scripts touch keys they
+ * derive from a session id only (single-node Redis, not Cluster). The connection belongs to the caller.
+ */
+export class RedisEventLog implements EventLog {
+  private readonly maxPerSession: number;
+  private readonly retentionMs: number;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    options: RedisEventLogOptions,
+  ) {
+    this.retentionMs = Math.max(1, Math.trunc(options.retentionMs));
+    this.maxPerSession = Math.max(1, options.maxPerSession ?? DEFAULT_MAX_EVENTS_PER_SESSION);
+  }
+
+  private seqKey(sessionId: string): string {
+    return `${this.prefix}:evseq:${sessionId}`;
+  }
+  private streamKey(sessionId: string): string {
+    return `${this.prefix}:events:${sessionId}`;
+  }
+  private indexKey(): string {
+    return `${this.prefix}:evsessions`;
+  }
+
+  async append(event: GatewayEvent): Promise<EventEnvelope> {
+    const json = JSON.stringify(toEnvelope(event, newEventId(), 0));
+    // The envelope starts {"id":"evt_<hex>","seq":0,… so the first marker is the envelope's own.
+    const at = json.indexOf(SEQ_MARKER);
+    const head = json.slice(0, at + SEQ_MARKER.length - 1);
+    const tail = json.slice(at + SEQ_MARKER.length);
+    const seq = Number(
+      await APPEND.run(
+        this.redis,
+        [this.seqKey(event.sessionId), this.streamKey(event.sessionId), this.indexKey()],
+        [head, tail, event.occurredAt.getTime(), this.maxPerSession, this.retentionMs, event.sessionId, Date.now()],
+      ),
+    );
+    return JSON.parse(`${head}${seq}${tail}`) as EventEnvelope;
+  }
+
+  async read(sessionId: string, afterSeq: number, limit: number): Promise<EventEnvelope[]> {
+    const start = `${Math.max(0, Math.floor(afterSeq)) + 1}-0`;
+    const entries = (await this.redis.xrange(this.streamKey(sessionId), start, '+', 'COUNT', eventPageLimit(limit))) as StreamEntry[];
+    return entries.map(([, fields]) => JSON.parse(fields[3] ?? 'null') as EventEnvelope);
+  }
+
+  async readTimeRange(query: EventRangeQuery): Promise<EventRangePage> {
+    const { since, until } = rangeBounds(query);
+    const limit = eventPageLimit(query.limit);
+    const cursor = query.cursor === undefined ? null : decodeRangeCursor(query.cursor);
+    const candidates = query.sessionId ? [query.sessionId] : await this.redis.zrangebyscore(this.indexKey(), since, '+inf');
+    const ids = candidates.filter((id) => !cursor || compareSessionIds(id, cursor.sessionId) >= 0).sort(compareSessionIds);
+    const found: { sessionId: string; envelope: EventEnvelope }[] = [];
+    for (const sessionId of ids) {
+      let start = cursor?.sessionId === sessionId ? `(${cursor.seq}-0` : '-';
+      for (;;) {
+        const reply = (await RANGE.run(this.redis, [this.streamKey(sessionId)], [start, since, Number.isFinite(until) ? until : '', limit + 1 - found.length, RANGE_BUDGET])) as [
+          number,
+          string,
+          ...string[],
+        ];
+        const [done, lastId, ...rows] = reply;
+        for (const raw of rows) found.push({ sessionId, envelope: JSON.parse(raw) as EventEnvelope });
+        if (done === 1 || found.length > limit || lastId === '') break;
+        start = `(${lastId}`;
+      }
+      if (found.length > limit) break;
+    }
+    const data = found.slice(0, limit);
+    const last = data[data.length - 1];
+    return { data: data.map((f) => f.envelope), nextCursor: found.length > limit && last ? encodeRangeCursor({ sessionId: last.sessionId, seq: last.envelope.seq }) : null };
+  }
+
+  async lastSeq(sessionId: string): Promise<number> {
+    const value = await this.redis.get(this.seqKey(sessionId));
+    return value === null ? 0 : Number(value);
+  }
+
+  async deleteSession(sessionId: string): Promise<number> {
+    return Number(await DELETE.run(this.redis, [this.streamKey(sessionId), this.indexKey()], [sessionId]));
+  }
+
+  async close(): Promise<void> {
+    // The connection belongs to the caller.
+  }
+}

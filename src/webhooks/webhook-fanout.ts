@@ -1,0 +1,187 @@
+import type { EnvelopeSource, EventEnvelope } from '../events/event-envelope.js';
+import type { Logger } from '../logger.js';
+import type { SendQueue } from '../queue/send-queue.js';
+import type { DeliveryStore } from '../storage/delivery-store.js';
+import { deliveryJobId, eventDeliveryId, newDelivery, type DeliveryRecord } from './delivery.js';
+import { laneKeyOf, toDeliveryTarget, type WebhookTarget, type WebhookTargets } from './webhook-targets.js';
+
+/** Envelopes read per page when catching up from the event log. */
+const CATCH_UP_PAGE = 500;
+/** Waits before a session whose fan-out failed (store or queue away) catches up from the log. */
+const RECOVERY_DELAYS_MS: readonly number[] = [1_000, 2_000, 5_000, 10_000, 30_000];
+
+export interface FanoutDeps {
+  source: EnvelopeSource;
+  store: DeliveryStore;
+  queue: SendQueue;
+  targets: WebhookTargets;
+  /** WEBHOOK_RETRY_SCHEDULE[0]: delay before the first attempt. */
+  firstDelayMs: number;
+  logger: Logger;
+}
+
+/**
+ * Turns envelopes into deliveries: for each envelope, one delivery per matching target (a record in
+ * the delivery store, then a job at the tail of the lane `<sessionId>.<targetId>`). A session's
+ * envelopes are handled one at a time in seq order, so each lane gets them in seq order.
+ *
+ * Nothing is lost between the event log and the queue: the store keeps a per-session cursor (the
+ * last seq fanned out), moved only once the envelope's jobs are queued; at start — and after a
+ * fan-out that failed (Redis away) — a session catches up from the event log after its cursor.
+ * Delivery ids are derived from (envelope, lane), so an envelope fanned out twice finds its
+ * deliveries and only re-queues those still to be made (a queue ignores a job it still holds).
+ * A session that never had a cursor starts with the live stream (history is not sent).
+ */
+export class WebhookFanout {
+  private readonly chains = new Map<string, Promise<void>>();
+  /** Last seq fanned out per session (mirrors the stored cursor once loaded). */
+  private readonly cursors = new Map<string, number | null>();
+  /** Sessions waiting to catch up after a failure: their live envelopes are left to the catch-up. */
+  private readonly recovering = new Map<string, { attempt: number; timer: NodeJS.Timeout | null; resumeAfter: number | null }>();
+  private readonly unsubscribe: () => void;
+  private started = false;
+  private closed = false;
+
+  constructor(private readonly deps: FanoutDeps) {
+    this.unsubscribe = deps.source.onEnvelope((envelope) => this.onEnvelope(envelope));
+  }
+
+  /**
+   * Starts fanning out live envelopes, after each known session caught up from its cursor.
+   * Envelopes before `start` are not lost: they are in the log, after the cursor.
+   */
+  start(sessionIds: readonly string[]): void {
+    if (this.started || this.closed) return;
+    this.started = true;
+    for (const sessionId of sessionIds) this.run(sessionId, () => this.catchUp(sessionId));
+  }
+
+  /** Resolves when every envelope taken so far is fanned out (tests). */
+  async idle(): Promise<void> {
+    while (this.chains.size > 0) await Promise.all([...this.chains.values()]);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.unsubscribe();
+    for (const state of this.recovering.values()) if (state.timer) clearTimeout(state.timer);
+    this.recovering.clear();
+    await this.idle();
+  }
+
+  private onEnvelope(envelope: EventEnvelope): void {
+    if (!this.started || this.closed || this.recovering.has(envelope.sessionId)) return;
+    this.run(envelope.sessionId, () => this.fanOut(envelope), envelope.seq);
+  }
+
+  /** Chains `task` (the fan-out of envelope `seq`, or a catch-up) after the session's previous ones; a failure sends the session into recovery. */
+  private run(sessionId: string, task: () => Promise<void>, seq?: number): void {
+    const previous = this.chains.get(sessionId) ?? Promise.resolve();
+    const chain: Promise<void> = previous
+      // A session that went into recovery meanwhile leaves its queued envelopes to the catch-up.
+      .then(() => (this.recovering.has(sessionId) ? undefined : task()))
+      .catch((error: unknown) => this.failed(sessionId, error, seq))
+      .finally(() => {
+        if (this.chains.get(sessionId) === chain) this.chains.delete(sessionId);
+      });
+    this.chains.set(sessionId, chain);
+  }
+
+  /** `seq`: the envelope whose fan-out failed — where a session without a stored cursor resumes. */
+  private failed(sessionId: string, error: unknown, seq?: number): void {
+    if (this.closed) {
+      this.deps.logger.error({ err: error, sessionId }, 'webhook fan-out failed while closing; the next start catches up from the event log');
+      return;
+    }
+    const known = this.recovering.get(sessionId);
+    const attempt = (known?.attempt ?? -1) + 1;
+    const resumeAfter = seq === undefined ? (known?.resumeAfter ?? null) : seq - 1;
+    const delay = RECOVERY_DELAYS_MS[Math.min(attempt, RECOVERY_DELAYS_MS.length - 1)] ?? 30_000;
+    this.deps.logger.error({ err: error, sessionId, retryInMs: delay }, 'webhook fan-out failed; catching up from the event log');
+    this.cursors.delete(sessionId);
+    const timer = setTimeout(() => {
+      const state = this.recovering.get(sessionId);
+      if (!state || this.closed) return;
+      state.timer = null;
+      // Not through `run`'s recovering check: the catch-up is what ends the recovery.
+      const previous = this.chains.get(sessionId) ?? Promise.resolve();
+      const chain: Promise<void> = previous
+        .then(() => this.catchUp(sessionId, state.resumeAfter))
+        .catch((err: unknown) => this.failed(sessionId, err))
+        .finally(() => {
+          if (this.chains.get(sessionId) === chain) this.chains.delete(sessionId);
+        });
+      this.chains.set(sessionId, chain);
+    }, delay);
+    timer.unref();
+    this.recovering.set(sessionId, { attempt, timer, resumeAfter });
+  }
+
+  private async cursorOf(sessionId: string): Promise<number | null> {
+    if (this.cursors.has(sessionId)) return this.cursors.get(sessionId) ?? null;
+    const stored = await this.deps.store.getCursor(sessionId);
+    this.cursors.set(sessionId, stored);
+    return stored;
+  }
+
+  /**
+   * Fans out what the log holds after the session's stored cursor (none: nothing to catch up, or,
+   * recovering from a failed fan-out, from just before the envelope that failed). Ends a recovery.
+   */
+  private async catchUp(sessionId: string, resumeAfter?: number | null): Promise<void> {
+    this.cursors.delete(sessionId);
+    const stored = await this.cursorOf(sessionId);
+    const cursor = stored ?? resumeAfter ?? null;
+    if (cursor !== null) {
+      let after = cursor;
+      for (;;) {
+        const page = await this.deps.source.read(sessionId, after, CATCH_UP_PAGE);
+        for (const envelope of page) await this.fanOut(envelope);
+        const last = page[page.length - 1];
+        if (!last || page.length < CATCH_UP_PAGE) break;
+        after = last.seq;
+      }
+    }
+    if (resumeAfter !== undefined) this.recovering.delete(sessionId);
+  }
+
+  private async fanOut(envelope: EventEnvelope): Promise<void> {
+    const { sessionId } = envelope;
+    const cursor = await this.cursorOf(sessionId);
+    if (cursor !== null && envelope.seq <= cursor) return;
+    const targets = this.deps.targets.matching(sessionId, envelope.event);
+    if (targets.length > 0) {
+      const body = JSON.stringify(envelope);
+      for (const target of targets) await this.enqueue(envelope, target, body);
+    }
+    await this.deps.store.setCursor(sessionId, envelope.seq);
+    this.cursors.set(sessionId, envelope.seq);
+    if (envelope.event === 'session.status' && envelope.data.reason === 'DELETED') {
+      await this.deps.store.deleteCursor(sessionId);
+      this.cursors.delete(sessionId);
+    }
+  }
+
+  private async enqueue(envelope: EventEnvelope, target: WebhookTarget, body: string): Promise<void> {
+    const lane = laneKeyOf(envelope.sessionId, target.id);
+    const record: DeliveryRecord = newDelivery({
+      id: eventDeliveryId(envelope.id, lane),
+      eventId: envelope.id,
+      event: envelope.event,
+      seq: envelope.seq,
+      sessionId: envelope.sessionId,
+      target: toDeliveryTarget(target),
+      origin: 'event',
+      now: new Date(),
+      firstDelayMs: this.deps.firstDelayMs,
+    });
+    let job = record;
+    if (!(await this.deps.store.insert(record, body))) {
+      // Fanned out before (a catch-up after a crash): queue it again only if it is still to be made.
+      const existing = await this.deps.store.get(record.id);
+      if (!existing || existing.status === 'delivered' || existing.status === 'dead') return;
+      job = existing;
+    }
+    await this.deps.queue.add({ sessionId: lane, messageId: deliveryJobId(job) });
+  }
+}

@@ -1,0 +1,72 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { MemoryDeliveryStore } from '../../src/storage/memory/memory-delivery-store.js';
+import { RedisDeliveryStore } from '../../src/storage/redis/redis-delivery-store.js';
+import { delivery, describeDeliveryStoreContract } from './delivery-store.contract.js';
+
+describeDeliveryStoreContract('memory', { open: async () => new MemoryDeliveryStore() });
+
+/** A Redis store on its own connection and random prefix; closing it closes the connection. */
+function openRedisStore(retentionMs?: number): { store: RedisDeliveryStore; redis: Redis; prefix: string } {
+  const redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 1 });
+  const prefix = `dlv${randomBytes(6).toString('hex')}`;
+  const store = new RedisDeliveryStore(redis, prefix, retentionMs);
+  const close = store.close.bind(store);
+  store.close = async () => {
+    await close();
+    await redis.quit();
+  };
+  return { store, redis, prefix };
+}
+
+describeDeliveryStoreContract('redis', { open: async () => openRedisStore().store });
+
+describe('memory delivery store bound', () => {
+  it('drops the oldest finished deliveries beyond its bound, never one still to be made', async () => {
+    const store = new MemoryDeliveryStore({ maxDeliveries: 3 });
+    const pending = delivery();
+    const done = [delivery({ status: 'delivered' }), delivery({ status: 'dead' })];
+    await store.insert(pending, '{}');
+    for (const r of done) await store.insert(r, '{}');
+    const newer = [delivery(), delivery()];
+    for (const r of newer) await store.insert(r, '{}');
+    expect(await store.get(pending.id)).not.toBeNull();
+    expect(await store.get(done[0]?.id ?? '')).toBeNull();
+    expect(await store.get(done[1]?.id ?? '')).toBeNull();
+    // Only pending ones left: the bound gives way rather than lose one.
+    expect((await store.list()).data).toHaveLength(3);
+    await store.insert(delivery(), '{}');
+    expect((await store.list()).data).toHaveLength(4);
+  });
+});
+
+describe('redis delivery store keys', () => {
+  const admin = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 1 });
+  afterAll(async () => {
+    await admin.quit();
+  });
+
+  it('gives the record, the body and the indexes the retention, and skips (and removes) index members whose record expired', async () => {
+    const { store, prefix } = openRedisStore(120_000);
+    try {
+      const kept = delivery({ sessionId: 'k' });
+      const gone = delivery({ sessionId: 'k' });
+      await store.insert(kept, '{"k":1}');
+      await store.insert(gone, '{"g":1}');
+      for (const key of [`${prefix}:whd:${kept.id}`, `${prefix}:whdbody:${kept.id}`, `${prefix}:whds:all`, `${prefix}:whds:s:k:st:pending`]) {
+        const ttl = await admin.pttl(key);
+        expect(ttl, key).toBeGreaterThan(110_000);
+        expect(ttl, key).toBeLessThanOrEqual(120_000);
+      }
+      await admin.del(`${prefix}:whd:${gone.id}`);
+      expect((await store.list({ sessionId: 'k' })).data.map((r) => r.id)).toEqual([kept.id]);
+      expect(await admin.zscore(`${prefix}:whds:s:k`, gone.id)).toBeNull();
+      await store.modify(kept.id, (r) => ({ record: { ...r, status: 'delivered' }, result: null }));
+      expect(await admin.zscore(`${prefix}:whds:st:pending`, kept.id)).toBeNull();
+      expect(await admin.zscore(`${prefix}:whds:s:k:st:delivered`, kept.id)).not.toBeNull();
+    } finally {
+      await store.close();
+    }
+  });
+});
