@@ -173,44 +173,9 @@ export function withAttempt(record: DeliveryRecord, attempt: DeliveryAttempt): D
 }
 
 /** What the API shows: everything but the internal run counters. */
-export interface DeliveryView {
-  id: string;
-  eventId: string;
-  event: string;
-  seq: number;
-  sessionId: string;
-  target: DeliveryTarget;
-  origin: DeliveryRecord['origin'];
-  status: DeliveryStatus;
-  attempts: number;
-  lastStatusCode: number | null;
-  lastError: DeliveryError | null;
-  createdAt: string;
-  updatedAt: string;
-  lastAttemptAt: string | null;
-  nextAttemptAt: string | null;
-  completedAt: string | null;
-  history: DeliveryAttempt[];
-}
+export type DeliveryView = Omit<DeliveryRecord, 'run' | 'runAttempts'>;
 
 export function toDeliveryView(record: DeliveryRecord): DeliveryView {
-  return {
-    id: record.id,
-    eventId: record.eventId,
-    event: record.event,
-    seq: record.seq,
-    sessionId: record.sessionId,
-    target: record.target,
-    origin: record.origin,
-    status: record.status,
-    attempts: record.attempts,
-    lastStatusCode: record.lastStatusCode,
-    lastError: record.lastError,
-    createdAt: record.createdAt,
-    updatedAt: record.updatedAt,
-    lastAttemptAt: record.lastAttemptAt,
-    nextAttemptAt: record.nextAttemptAt,
-    completedAt: record.completedAt,
-    history: record.history,
-  };
+  const { run: _run, runAttempts: _runAttempts, ...view } = record;
+  return view;
 }

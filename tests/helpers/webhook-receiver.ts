@@ -1,17 +1,10 @@
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { EventEnvelope } from '../../src/events/event-envelope.js';
 import { AwaitableLog } from './awaitable-log.js';
 
 /** The envelope a delivery carries (contract "Events and webhooks"). */
-export interface ReceivedEnvelope {
-  id: string;
-  seq: number;
-  sessionId: string;
-  event: string;
-  timestamp: number;
-  occurredAt: string;
-  data: Record<string, unknown>;
-}
+export type ReceivedEnvelope = EventEnvelope;
 
 export interface ReceivedRequest {
   method: string;
