@@ -21,6 +21,7 @@ import { runRestoreTime } from './restore-time.bench.js';
 import { runSendAccept } from './send-accept.bench.js';
 import { runSendE2e } from './send-e2e.bench.js';
 import { runSessionMemory } from './session-memory.bench.js';
+import { runWebhookLatency } from './webhook-latency.bench.js';
 
 interface Failure {
   name: string;
@@ -79,6 +80,7 @@ const BENCHMARKS: readonly { name: string; run: () => Promise<BenchResult> }[] =
   { name: 'chromium-memory', run: () => runChromiumMemory() },
   { name: 'send-accept', run: () => runSendAccept() },
   { name: 'send-e2e', run: () => runSendE2e() },
+  { name: 'webhook-latency', run: () => runWebhookLatency() },
 ];
 
 /** The benchmarks named on the command line (all when none is), or null when a name is unknown. */
