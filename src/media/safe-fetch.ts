@@ -1,9 +1,8 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { LookupFunction } from 'node:net';
 import type { Config } from '../config.js';
 import { MediaFetchError } from './media-errors.js';
-import { checkUrl, parseIpLiteral, UrlGuardError, type ResolvedAddress, type ResolveHost, type VettedUrl } from './url-guard.js';
+import { checkUrl, parseIpLiteral, pinnedLookup, UrlGuardError, type ResolveHost, type VettedUrl } from './url-guard.js';
 
 /**
  * Fetches a media URL safely: every hop (the URL and each redirect target) passes the SSRF guard
@@ -118,23 +117,6 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     );
   });
-}
-
-/** A `lookup` that answers only with the vetted addresses: the connection cannot go elsewhere. */
-function pinnedLookup(addresses: readonly ResolvedAddress[]): LookupFunction {
-  return (hostname, options, callback) => {
-    const family = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : (options.family ?? 0);
-    const usable = family === 4 || family === 6 ? addresses.filter((a) => a.family === family) : addresses;
-    const first = usable[0];
-    if (first === undefined) {
-      const error: NodeJS.ErrnoException = new Error(`no vetted address of family ${family} for ${hostname}`);
-      error.code = 'ENOTFOUND';
-      callback(error, '', 0);
-      return;
-    }
-    if (options.all === true) callback(null, usable.map((a) => ({ address: a.address, family: a.family })));
-    else callback(null, first.address, first.family);
-  };
 }
 
 function fetchHop(target: VettedUrl, options: SafeFetchOptions, signal: AbortSignal): Promise<HopOutcome> {

@@ -1,3 +1,4 @@
+import type { LookupFunction } from 'node:net';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import ipaddr from 'ipaddr.js';
 
@@ -193,4 +194,19 @@ export async function checkUrl(input: string | URL, options: UrlGuardOptions = {
   }
   const { addresses, allowListed } = await checkHost(url.hostname, options);
   return { url, hostname: normalizeHost(url.hostname), addresses, allowListed };
+}
+
+/** A `lookup` that answers only with the vetted addresses: the connection cannot go elsewhere. */
+export function pinnedLookup(addresses: readonly ResolvedAddress[]): LookupFunction {
+  return (hostname, options, callback) => {
+    const family = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : (options.family ?? 0);
+    const usable = family === 4 || family === 6 ? addresses.filter((a) => a.family === family) : addresses;
+    const first = usable[0];
+    if (first === undefined) {
+      callback(new UrlGuardError('unresolvable', `host '${hostname}' has no vetted IPv${family} address`), '', 0);
+      return;
+    }
+    if (options.all === true) callback(null, usable.map((a) => ({ address: a.address, family: a.family })));
+    else callback(null, first.address, first.family);
+  };
 }

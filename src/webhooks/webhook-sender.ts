@@ -1,6 +1,6 @@
 import type { LookupFunction } from 'node:net';
 import { Agent, request } from 'undici';
-import { checkHost, classifyAddress, isAllowListed, parseIpLiteral, UrlGuardError, type ResolveHost } from '../media/url-guard.js';
+import { checkHost, classifyAddress, isAllowListed, parseIpLiteral, pinnedLookup, UrlGuardError, type ResolveHost } from '../media/url-guard.js';
 import type { DeliveryError } from './delivery.js';
 import { signWebhook } from './webhook-signer.js';
 
@@ -104,26 +104,13 @@ export class WebhookSender {
     this.guarded = new Agent({ ...common, connect: { timeout: options.timeoutMs, lookup: this.guardedLookup() } });
   }
 
-  /** A `lookup` for net/tls.connect that only ever yields addresses the SSRF guard accepted. */
+  /** A `lookup` for net/tls.connect that only ever yields addresses the SSRF guard accepted (checked per connection). */
   private guardedLookup(): LookupFunction {
     const { allowedHosts, resolve } = this.options;
     return (hostname, options, callback) => {
       checkHost(hostname, { allowedHosts, resolve }).then(
-        ({ addresses }) => {
-          const family = options.family === 4 || options.family === 6 ? options.family : 0;
-          const usable = family === 0 ? addresses : addresses.filter((a) => a.family === family);
-          const first = usable[0];
-          if (!first) {
-            callback(new UrlGuardError('unresolvable', `host '${hostname}' has no IPv${family} address`), '', 4);
-            return;
-          }
-          if (options.all === true) {
-            (callback as unknown as (err: null, addresses: { address: string; family: number }[]) => void)(null, usable.map((a) => ({ address: a.address, family: a.family })));
-          } else {
-            callback(null, first.address, first.family);
-          }
-        },
-        (error: unknown) => callback(error instanceof Error ? (error as NodeJS.ErrnoException) : new Error(String(error)), '', 4),
+        ({ addresses }) => pinnedLookup(addresses)(hostname, options, callback),
+        (error: unknown) => callback(error instanceof Error ? error : new Error(String(error)), '', 4),
       );
     };
   }
