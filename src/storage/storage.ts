@@ -57,25 +57,7 @@ export async function openStorage(config: Config, options: StorageOptions = {}):
     const deliveries = new RedisDeliveryStore(redis, config.redis.prefix);
     // A session's log lives as long as its message history: MESSAGE_TTL after its last event.
     const events = new RedisEventLog(redis, config.redis.prefix, { retentionMs: config.send.messageTtlMs });
-    return {
-      mode: 'redis',
-      registry,
-      contacts,
-      messages,
-      idempotency,
-      events,
-      deliveries,
-      redis,
-      close: async () => {
-        await registry.close();
-        await contacts.close();
-        await messages.close();
-        await idempotency.close();
-        await events.close();
-        await deliveries.close();
-        await closeRedis(redis);
-      },
-    };
+    return assemble('redis', { registry, contacts, messages, idempotency, events, deliveries }, redis);
   }
   const onWriteError = options.onWriteError ?? ((error: unknown) => process.emitWarning(`session registry write failed: ${String(error)}`));
   const registry = await MemorySessionRegistry.persistedTo(join(config.sessionsPath, REGISTRY_FILE), onWriteError);
@@ -84,22 +66,20 @@ export async function openStorage(config: Config, options: StorageOptions = {}):
   const idempotency = new MemoryIdempotencyStore();
   const deliveries = new MemoryDeliveryStore();
   const events = new MemoryEventLog();
+  return assemble('embedded', { registry, contacts, messages, idempotency, events, deliveries }, null);
+}
+
+type Stores = Omit<Storage, 'mode' | 'redis' | 'close'>;
+
+/** The Storage of a set of stores: closing closes each store, then the connection they share. */
+function assemble(mode: Storage['mode'], stores: Stores, redis: Redis | null): Storage {
   return {
-    mode: 'embedded',
-    registry,
-    contacts,
-    messages,
-    idempotency,
-    events,
-    deliveries,
-    redis: null,
+    mode,
+    ...stores,
+    redis,
     close: async () => {
-      await registry.close();
-      await contacts.close();
-      await messages.close();
-      await idempotency.close();
-      await events.close();
-      await deliveries.close();
+      for (const store of Object.values(stores)) await store.close();
+      if (redis) await closeRedis(redis);
     },
   };
 }
