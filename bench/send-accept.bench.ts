@@ -26,7 +26,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { installSignalCleanup, isMain, runStandalone } from './lib/cli.js';
+import { installSignalCleanup, isMain, runStandalone, numericFlag as flag } from './lib/cli.js';
 import type { LoadSpec } from './lib/load.js';
 import { row, type BenchResult } from './lib/result.js';
 import { commandCalls, connectRedis, diffCounts, perUnit, withoutObserver, startMonitor, startRedis, type BenchRedis, type MonitorCounts } from './lib/redis.js';
@@ -361,11 +361,6 @@ function report(results: Record<ServerKind, KindResult>, durationMs: number, set
   };
 }
 
-function flag(name: string): number | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  const value = i >= 0 ? process.argv[i + 1] : undefined;
-  return value === undefined ? undefined : Number(value);
-}
 
 if (isMain(import.meta.url)) {
   installSignalCleanup();

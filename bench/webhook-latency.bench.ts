@@ -31,7 +31,7 @@ import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { SimulatorEngine } from '../src/engines/simulator/simulator-engine.js';
 import { signWebhook } from '../src/webhooks/webhook-signer.js';
-import { installSignalCleanup, isMain, runStandalone } from './lib/cli.js';
+import { installSignalCleanup, isMain, runStandalone, numericFlag as flag } from './lib/cli.js';
 import { BENCH_API_KEY, gatewayEnv } from './lib/gateway-env.js';
 import { percentiles, type Percentiles } from './lib/load.js';
 import { connectRedis, redisCpuSeconds, startRedis, type BenchRedis } from './lib/redis.js';
@@ -463,11 +463,6 @@ function report(g: SideResult, b: SideResult, durationMs: number, extra: { setti
   };
 }
 
-function flag(name: string): number | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  const value = i >= 0 ? process.argv[i + 1] : undefined;
-  return value === undefined ? undefined : Number(value);
-}
 
 if (isMain(import.meta.url)) {
   installSignalCleanup();

@@ -77,3 +77,10 @@ export async function runStandalone(run: () => Promise<BenchResult>): Promise<vo
     killAllTracked();
   }
 }
+
+/** The number after `--<name>` on the command line, if given (benchmark options when run on their own). */
+export function numericFlag(name: string): number | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  const value = i >= 0 ? process.argv[i + 1] : undefined;
+  return value === undefined ? undefined : Number(value);
+}

@@ -7,8 +7,8 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
+import { freePort } from '../../tests/helpers/free-port.js';
 import { track } from './processes.js';
 import { sleep } from './stats.js';
 import { tempDir } from './temp.js';
@@ -21,19 +21,6 @@ export interface BenchRedis {
   stop(): Promise<void>;
 }
 
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const STARTUP_TIMEOUT_MS = 10_000;
 
