@@ -67,15 +67,5 @@ export function decodeDeliveryCursor(cursor: string): DeliveryCursor {
   return { ms: Number(match[1]), id: match[2] };
 }
 
-/** Newest first: createdAt descending, then id descending. */
-export function newestDeliveryFirst(a: DeliveryRecord, b: DeliveryRecord): number {
-  const byTime = Date.parse(b.createdAt) - Date.parse(a.createdAt);
-  if (byTime !== 0) return byTime;
-  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
-}
-
-/** True when `record` comes strictly after `cursor` in the newest-first order. */
-export function isAfterDeliveryCursor(record: DeliveryRecord, cursor: DeliveryCursor): boolean {
-  const ms = Date.parse(record.createdAt);
-  return ms < cursor.ms || (ms === cursor.ms && record.id < cursor.id);
-}
+/** The message history's keyset order, shared (newest first, then id descending). */
+export { isAfter as isAfterDeliveryCursor, newestFirst as newestDeliveryFirst } from './message-store.js';

@@ -134,15 +134,21 @@ export function timeMs(iso: string | undefined): number | undefined {
   return ms;
 }
 
+/** What the newest-first keyset order needs of a record (messages, deliveries). */
+export interface Keyed {
+  createdAt: string;
+  id: string;
+}
+
 /** Newest first: createdAt descending, then id descending (bytewise, as Redis orders equal scores). */
-export function newestFirst(a: MessageRecord, b: MessageRecord): number {
+export function newestFirst(a: Keyed, b: Keyed): number {
   const byTime = Date.parse(b.createdAt) - Date.parse(a.createdAt);
   if (byTime !== 0) return byTime;
   return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
 }
 
 /** True when `record` comes strictly after `cursor` in the newest-first order. */
-export function isAfter(record: MessageRecord, cursor: CursorPosition): boolean {
+export function isAfter(record: Keyed, cursor: CursorPosition): boolean {
   const ms = Date.parse(record.createdAt);
   return ms < cursor.ms || (ms === cursor.ms && record.id < cursor.id);
 }
