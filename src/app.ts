@@ -8,17 +8,25 @@ import type { Config } from './config.js';
 import { createEngineDrivers } from './engines/engine-drivers.js';
 import type { EngineDriver } from './engines/engine.js';
 import { simulatorRoutes } from './engines/simulator/simulator.routes.js';
-import { AppError } from './errors.js';
 import { EventBus } from './events/event-bus.js';
 import { EventRecorder } from './events/event-recorder.js';
 import { eventRoutes } from './events/events.routes.js';
 import { healthRoutes } from './health/health.routes.js';
-import { createMetricsRegistry } from './health/metrics.js';
+import { healthDetailRoutes } from './health/health-detail.routes.js';
+import { HealthMonitor } from './health/health-monitor.js';
+import { HealthReport } from './health/health-report.js';
+import { httpMetrics } from './health/http-metrics.js';
+import { createMetrics } from './health/metrics.js';
 import { metricsRoutes } from './health/metrics.routes.js';
+import { SendStats } from './health/send-stats.js';
+import { SessionActivity } from './health/session-activity.js';
+import { WebhookStats } from './health/webhook-stats.js';
 import { auth } from './http/auth.js';
 import { errorHandler } from './http/error-handler.js';
 import { openApi } from './http/openapi.js';
 import { rateLimiting } from './http/rate-limit.js';
+import { loadShedding } from './http/under-pressure.js';
+import { InFlightRequests, shutdownGate } from './lifecycle/shutdown-gate.js';
 import { loggerOptions } from './logger.js';
 import { SessionManager } from './sessions/session-manager.js';
 import { sessionRoutes } from './sessions/sessions.routes.js';
@@ -57,6 +65,10 @@ export interface Gateway {
   readonly webhooks: WebhookService;
   /** Set on SIGTERM: readiness 503, new work refused with SHUTTING_DOWN. */
   shuttingDown: boolean;
+  /** Requests still being answered: what a graceful shutdown waits for before it stops listening. */
+  readonly inFlight: InFlightRequests;
+  /** Background health checks (HEALTH_CHECK_INTERVAL): the snapshot the keyed health routes answer from. */
+  readonly health: HealthMonitor;
 }
 
 declare module 'fastify' {
@@ -103,7 +115,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   const storage =
     options.storage ??
-    (await openStorage(config, { onWriteError: (error) => app.log.error({ err: error }, 'writing the session registry file failed; retrying with the next change') }));
+    (await openStorage(config, { logger: app.log, onWriteError: (error) => app.log.error({ err: error }, 'writing the session registry file failed; retrying with the next change') }));
   const bus = new EventBus((error) => app.log.error({ err: error }, 'event listener failed'));
   const events = new EventRecorder({ bus, log: storage.events, logger: app.log });
   const drivers = createEngineDrivers(config, options.engineDrivers);
@@ -116,6 +128,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     root: join(config.sessionsPath, 'media'),
     ttlMs: config.media.ttlMs,
     maxFileBytes: config.media.maxBytes,
+    maxTotalBytes: config.media.storeMaxBytes > 0 ? config.media.storeMaxBytes : undefined,
     onError: (error, context) => app.log.error({ err: error }, context),
   });
   const pipeline = new MessagePipeline({ bus, store: storage.messages, queue, tracker, logger: app.log, media });
@@ -132,22 +145,31 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     fetchMedia: (url, signal) => safeFetch(url, { ...fetchOptions, signal }),
   });
   const webhookQueue = await openWebhookQueue(config, (error, job) => app.log.error({ err: error, lane: job?.sessionId, job: job?.messageId }, 'webhook job failed unexpectedly; retrying'));
-  const webhooks = new WebhookService({ config, store: storage.deliveries, queue: webhookQueue, source: events, sessions, logger: app.log, userAgent: `whatsapp-gateway/${VERSION} (webhooks)` });
-  const gateway: Gateway = { config, storage, sessions, bus, queue, messages, pipeline, media, events, webhooks, shuttingDown: false };
+  // Health and metrics observe the bus, the send worker (see onReady) and webhook attempts.
+  const metrics = createMetrics({ sessions, sendQueueCounts: () => queue.counts(), webhookQueueCounts: () => webhookQueue.counts() });
+  const activity = new SessionActivity(bus, sessions);
+  const sendStats = new SendStats({ bus, recall: (sessionId, waMessageId) => tracker.recall(sessionId, waMessageId), metrics });
+  const webhookStats = new WebhookStats(metrics, activity);
+  const webhooks = new WebhookService({ config, store: storage.deliveries, queue: webhookQueue, source: events, sessions, logger: app.log, userAgent: `whatsapp-gateway/${VERSION} (webhooks)`, onAttempt: webhookStats.observe });
+  const health = new HealthMonitor({ config, redis: storage.redis, sendQueue: queue, webhookQueue, sessions, logger: app.log });
+  const gateway: Gateway = { config, storage, sessions, bus, queue, messages, pipeline, media, events, webhooks, shuttingDown: false, inFlight: new InFlightRequests(), health };
   app.decorate('gateway', gateway);
 
   logStartup(app, config, storage);
 
-  // Order matters: the rate limiter's per-route hook, then auth's, then every route (docs included).
+  // Order matters: the shutdown gate and load shedding first (refusing costs no auth and no
+  // rate-limit count), then the rate limiter's per-route hook, then auth's, then every route (docs included).
   await app.register(errorHandler);
+  await app.register(httpMetrics, { histogram: metrics.httpRequestDuration });
+  await app.register(shutdownGate, { inFlight: gateway.inFlight, isShuttingDown: () => gateway.shuttingDown });
+  await app.register(loadShedding, { config: config.underPressure });
   await app.register(rateLimiting, { config, redis: storage.redis });
   await app.register(auth, { config });
   await app.register(openApi, { version: VERSION });
-  app.addHook('onRequest', async (request) => {
-    if (gateway.shuttingDown && request.routeOptions.config.public !== true) throw new AppError('SHUTTING_DOWN', 'The gateway is shutting down; retry on another instance');
-  });
 
   await app.register(healthRoutes, { version: VERSION, redis: storage.redis, isShuttingDown: () => gateway.shuttingDown });
+  const report = new HealthReport({ version: VERSION, monitor: health, sessions, sendQueue: queue, sends: sendStats, webhooks: webhookStats, appTarget: () => webhooks.targets.appStatus(), activity, engines: [...drivers.keys()] });
+  await app.register(healthDetailRoutes, { report });
   await app.register(sessionRoutes, { sessions });
   await app.register(contactRoutes, { sessions, contacts: storage.contacts, bus });
   await app.register(chatRoutes, { sessions });
@@ -156,12 +178,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(mediaRoutes, { sessions, media });
   await app.register(eventRoutes, { events, sessions, ...options.eventStream, isShuttingDown: () => gateway.shuttingDown });
   await app.register(webhookRoutes, { webhooks });
-  await app.register(metricsRoutes, { registry: createMetricsRegistry(sessions), metricsPublic: config.metricsPublic });
+  await app.register(metricsRoutes, { registry: metrics.registry, metricsPublic: config.metricsPublic });
 
   app.addHook('onReady', async () => {
     media.start();
     await sessions.init();
-    await queue.start(processor.process);
+    await queue.start(sendStats.wrap(processor.process));
     await webhooks.start();
   });
   app.addHook('onClose', async () => {
@@ -179,6 +201,13 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // After the recorder: the envelopes it handed over last are queued before the lanes stop.
     await webhooks.close();
     await storage.close();
+  });
+  // After the hooks above: checks start once sessions are restored, and stop first on close (onClose runs last-added first).
+  app.addHook('onReady', () => health.start());
+  app.addHook('onClose', async () => {
+    await health.stop();
+    sendStats.close();
+    activity.close();
   });
   return app;
 }

@@ -168,11 +168,17 @@ export const CONFIG_VARS = {
   MEDIA_MAX_BYTES: v(int('MEDIA_MAX_BYTES', 1), 'media size cap', '16777216'),
   MEDIA_ALLOWED_HOSTS: v(list(), 'hosts allowed as media URLs despite private addresses'),
   MEDIA_TTL: v(duration('MEDIA_TTL'), 'inbound media kept this long', '24h'),
+  MEDIA_STORE_MAX_BYTES: v(int('MEDIA_STORE_MAX_BYTES', 0), 'bound on the inbound media kept on disk (0 = no bound); past it new media is not stored', '2147483648'),
   RATE_LIMIT_MAX: v(int('RATE_LIMIT_MAX', 1), 'requests per key (or IP) per window', '300'),
   RATE_LIMIT_WINDOW: v(duration('RATE_LIMIT_WINDOW'), 'rate-limit window', '1m'),
   METRICS_PUBLIC: v(bool('METRICS_PUBLIC'), '/metrics without a key', 'false'),
   DOCS_PUBLIC: v(bool('DOCS_PUBLIC'), '/docs without a key', 'false'),
-  SHUTDOWN_TIMEOUT: v(duration('SHUTDOWN_TIMEOUT'), 'graceful shutdown bound', '25s'),
+  SHUTDOWN_TIMEOUT: v(duration('SHUTDOWN_TIMEOUT'), 'graceful shutdown bound: drain, then close; a hard exit (code 1) past it', '25s'),
+  UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY: v(duration('UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY'), 'mean event-loop delay over one sample above which requests get 503 OVERLOADED; 0 = off', '1s'),
+  UNDER_PRESSURE_MAX_HEAP_BYTES: v(int('UNDER_PRESSURE_MAX_HEAP_BYTES', 0), 'V8 heap used above which requests get 503 OVERLOADED; 0 = off', '0'),
+  UNDER_PRESSURE_MAX_RSS_BYTES: v(int('UNDER_PRESSURE_MAX_RSS_BYTES', 0), 'resident memory of the Node process (not Chromium) above which requests get 503 OVERLOADED; 0 = off', '0'),
+  UNDER_PRESSURE_SAMPLE_INTERVAL: v(duration('UNDER_PRESSURE_SAMPLE_INTERVAL'), 'how often the event-loop delay and memory are sampled', '1s'),
+  UNDER_PRESSURE_RETRY_AFTER: v(duration('UNDER_PRESSURE_RETRY_AFTER'), 'Retry-After of a 503 OVERLOADED (rounded up to whole seconds)', '10s'),
   SIMULATOR_ENABLED: v(bool('SIMULATOR_ENABLED'), 'allow engine "simulator"', 'true'),
   SIMULATOR_ACK_DELAYS_MS: v(durationList('SIMULATOR_ACK_DELAYS_MS'), 'simulated server,device,read ack delays', '50,100,200'),
 } as const;
@@ -232,11 +238,19 @@ export interface Config {
     readonly typingMs: number;
     readonly messageTtlMs: number;
   };
-  readonly media: { readonly maxBytes: number; readonly allowedHosts: readonly string[]; readonly ttlMs: number };
+  readonly media: { readonly maxBytes: number; readonly allowedHosts: readonly string[]; readonly ttlMs: number; /** MEDIA_STORE_MAX_BYTES; 0 = no bound. */ readonly storeMaxBytes: number };
   readonly rateLimit: { readonly max: number; readonly windowMs: number };
   readonly metricsPublic: boolean;
   readonly docsPublic: boolean;
   readonly shutdownTimeoutMs: number;
+  /** Load shedding (@fastify/under-pressure): a limit of 0 is off. */
+  readonly underPressure: {
+    readonly maxEventLoopDelayMs: number;
+    readonly maxHeapUsedBytes: number;
+    readonly maxRssBytes: number;
+    readonly sampleIntervalMs: number;
+    readonly retryAfterMs: number;
+  };
   readonly simulator: { readonly enabled: boolean; readonly ackDelaysMs: readonly number[] };
 }
 
@@ -278,6 +292,7 @@ export function loadConfig(env: RawEnv = process.env): Config {
   if (e.SIMULATOR_ACK_DELAYS_MS.length !== 3) problems.push('SIMULATOR_ACK_DELAYS_MS: needs three delays (server,device,read)');
   if (e.WWEBJS_WEB_VERSION_CACHE === 'remote' && !e.WWEBJS_WEB_VERSION_REMOTE_PATH) problems.push('WWEBJS_WEB_VERSION_REMOTE_PATH: required with WWEBJS_WEB_VERSION_CACHE=remote');
   if (e.DEFAULT_ENGINE === 'simulator' && !e.SIMULATOR_ENABLED) problems.push('DEFAULT_ENGINE: simulator is disabled by SIMULATOR_ENABLED=false');
+  if (e.UNDER_PRESSURE_SAMPLE_INTERVAL < 10) problems.push('UNDER_PRESSURE_SAMPLE_INTERVAL: must be at least 10ms');
   if (problems.length > 0) throw new ConfigError(problems);
 
   const sessionsPath = e.SESSIONS_PATH;
@@ -331,11 +346,18 @@ export function loadConfig(env: RawEnv = process.env): Config {
       typingMs: e.SEND_TYPING_MS,
       messageTtlMs: e.MESSAGE_TTL,
     },
-    media: { maxBytes: e.MEDIA_MAX_BYTES, allowedHosts: e.MEDIA_ALLOWED_HOSTS ?? [], ttlMs: e.MEDIA_TTL },
+    media: { maxBytes: e.MEDIA_MAX_BYTES, allowedHosts: e.MEDIA_ALLOWED_HOSTS ?? [], ttlMs: e.MEDIA_TTL, storeMaxBytes: e.MEDIA_STORE_MAX_BYTES },
     rateLimit: { max: e.RATE_LIMIT_MAX, windowMs: e.RATE_LIMIT_WINDOW },
     metricsPublic: e.METRICS_PUBLIC,
     docsPublic: e.DOCS_PUBLIC,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
+    underPressure: {
+      maxEventLoopDelayMs: e.UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY,
+      maxHeapUsedBytes: e.UNDER_PRESSURE_MAX_HEAP_BYTES,
+      maxRssBytes: e.UNDER_PRESSURE_MAX_RSS_BYTES,
+      sampleIntervalMs: e.UNDER_PRESSURE_SAMPLE_INTERVAL,
+      retryAfterMs: e.UNDER_PRESSURE_RETRY_AFTER,
+    },
     simulator: { enabled: e.SIMULATOR_ENABLED, ackDelaysMs: e.SIMULATOR_ACK_DELAYS_MS },
   };
   return deepFreeze(config);

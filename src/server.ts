@@ -1,5 +1,6 @@
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { gatewayShutdownSteps, gracefulShutdown } from './lifecycle/graceful-shutdown.js';
 
 /** Entry point: load config, build the app, listen, and shut down gracefully on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
@@ -15,30 +16,14 @@ async function main(): Promise<void> {
   }
 
   const app = await buildApp(config);
-  let stopping = false;
-  const shutdown = (signal: string): void => {
-    if (stopping) {
-      app.log.warn({ signal }, 'second signal: exiting now');
-      process.exit(130);
-    }
-    stopping = true;
-    app.gateway.shuttingDown = true;
-    app.log.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'shutting down');
-    const deadline = setTimeout(() => {
-      app.log.error('shutdown took longer than SHUTDOWN_TIMEOUT: exiting');
-      process.exit(1);
-    }, config.shutdownTimeoutMs);
-    deadline.unref();
-    app.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        app.log.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  const onSignal = gracefulShutdown({
+    timeoutMs: config.shutdownTimeoutMs,
+    steps: gatewayShutdownSteps(app),
+    logger: app.log,
+    exit: (code) => process.exit(code),
+  });
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
 
   await app.listen({ port: config.port, host: config.host });
 }

@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { connect, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { freePort } from '../../tests/helpers/free-port.js';
 import { track } from './processes.js';
@@ -213,12 +214,8 @@ interface MonitorEvent {
  */
 export async function startMonitor(url: string): Promise<MonitorRecorder> {
   const base = await connectRedis(url);
-  const monitor = await base.monitor();
-  monitor.on('error', () => undefined);
   const events: MonitorEvent[] = [];
-  monitor.on('monitor', (_time: string, args: string[], source: string) => {
-    events.push({ command: (args[0] ?? '?').toLowerCase(), arg1: (args[1] ?? '').slice(0, 400), source });
-  });
+  const monitor = await rawMonitor(url, (event) => events.push(event));
   const ownAddr = new Set<string>();
   const started = performance.now();
   // MONITOR's own setup commands arrive first: let them pass before the window counts.
@@ -240,7 +237,7 @@ export async function startMonitor(url: string): Promise<MonitorRecorder> {
         if (name === 'bench:observer' || cmd === 'monitor') ownAddr.add(addr);
         names.set(addr, name === '' ? '(unnamed)' : name);
       }
-      monitor.disconnect();
+      monitor.destroy();
       await base.quit().catch(() => undefined);
       base.disconnect();
       const shaNames = bullmqScriptNames();
@@ -290,4 +287,36 @@ export async function startMonitor(url: string): Promise<MonitorRecorder> {
       return counts;
     },
   };
+}
+
+/**
+ * MONITOR on a plain socket. ioredis' `monitor()` switches to monitor mode only after the reply to
+ * MONITOR was handled, so a busy Redis whose first monitored line arrives in the same chunk made
+ * it throw "Command queue state error". Lines look like `+<time> [<db> <addr>|lua] "CMD" "arg"…`.
+ */
+async function rawMonitor(url: string, onEvent: (event: MonitorEvent) => void): Promise<Socket> {
+  const { hostname, port } = new URL(url);
+  const socket = connect({ host: hostname, port: Number(port) });
+  socket.setEncoding('utf8');
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('error', reject);
+  });
+  socket.on('error', () => undefined);
+  let buffered = '';
+  socket.on('data', (chunk: string) => {
+    buffered += chunk;
+    let end = buffered.indexOf('\r\n');
+    while (end >= 0) {
+      const line = buffered.slice(0, end);
+      buffered = buffered.slice(end + 2);
+      end = buffered.indexOf('\r\n');
+      const head = /^\+\d+\.\d+ \[\d+ ([^\]]+)\] /.exec(line);
+      if (!head) continue;
+      const args = [...line.slice(head[0].length).matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1] ?? '');
+      onEvent({ command: (args[0] ?? '?').toLowerCase(), arg1: (args[1] ?? '').slice(0, 400), source: head[1] === 'lua' ? 'lua' : (head[1] ?? '?') });
+    }
+  });
+  socket.write('CLIENT SETNAME bench:observer\r\nMONITOR\r\n');
+  return socket;
 }

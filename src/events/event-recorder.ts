@@ -9,6 +9,8 @@ export const APPEND_RETRY_DELAYS_MS: readonly number[] = [50, 250, 1_000, 4_000]
 export const MAX_PENDING_PER_SESSION = 10_000;
 /** Events a session's worker records before it yields to the event loop once. */
 const YIELD_EVERY = 64;
+/** Events of one session recorded in one append at most. */
+const MAX_BATCH = 64;
 
 /** An {@link EnvelopeSource} that can also serve replays (`POST /webhooks/replay`) and tell a session's last seq. */
 export interface ReplayableEnvelopeSource extends EnvelopeSource {
@@ -112,19 +114,26 @@ export class EventRecorder implements ReplayableEnvelopeSource {
   }
 
   /**
-   * Records the session's events one by one until its queue is empty. The worker unregisters in
-   * the same synchronous step that finds the queue empty, so an event enqueued later starts a new one.
+   * Records the session's events until its queue is empty: what waits at a time (at most
+   * {@link MAX_BATCH}) in one append — a burst costs one round trip, not one per event. The worker
+   * unregisters in the same synchronous step that finds the queue empty, so an event enqueued
+   * later starts a new one.
    */
   private async drain(sessionId: string, queue: GatewayEvent[]): Promise<void> {
     // Start on the next microtask: enqueue has registered this worker by then.
     await Promise.resolve();
     try {
       let handled = 0;
-      for (let event = queue.shift(); event !== undefined; event = queue.shift()) {
-        const envelope = await this.append(event);
-        if (envelope) this.notify(envelope);
+      while (queue.length > 0) {
+        const batch = queue.splice(0, MAX_BATCH);
+        const envelopes = await this.append(batch);
+        for (const envelope of envelopes) this.notify(envelope);
         // A burst recorded in memory resolves in microtasks only: let sockets (SSE) drain between batches.
-        if (++handled % YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
+        handled += batch.length;
+        if (handled >= YIELD_EVERY) {
+          handled = 0;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
       }
     } finally {
       this.workers.delete(sessionId);
@@ -132,20 +141,40 @@ export class EventRecorder implements ReplayableEnvelopeSource {
     }
   }
 
-  private async append(event: GatewayEvent): Promise<EventEnvelope | null> {
+  /** The envelopes of a batch, or none when it is lost (see the class comment). */
+  private async append(batch: readonly GatewayEvent[]): Promise<EventEnvelope[]> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.options.log.append(event);
+        return await this.options.log.appendMany(batch);
       } catch (error) {
         const delay = this.closing ? undefined : this.retryDelaysMs[attempt - 1];
-        if (delay === undefined) {
-          this.lose(event, error, `recording it in the event log failed ${attempt} time(s)`);
-          return null;
-        }
-        this.options.logger.warn({ err: error, sessionId: event.sessionId, event: event.event, attempt, retryInMs: delay }, 'recording an event in the event log failed; retrying');
+        if (delay === undefined) return this.appendOneByOne(batch, error, attempt);
+        const first = batch[0];
+        this.options.logger.warn({ err: error, sessionId: first?.sessionId, event: first?.event, events: batch.length, attempt, retryInMs: delay }, 'recording events in the event log failed; retrying');
         await this.sleep(delay);
       }
     }
+  }
+
+  /**
+   * A batch that kept failing: each of its events is tried once more on its own, so that one
+   * event the log refuses does not take the others of its batch with it (Redis away fails them all).
+   */
+  private async appendOneByOne(batch: readonly GatewayEvent[], error: unknown, attempts: number): Promise<EventEnvelope[]> {
+    const [only] = batch;
+    if (batch.length === 1 && only) {
+      this.lose(only, error, `recording it in the event log failed ${attempts} time(s)`);
+      return [];
+    }
+    const envelopes: EventEnvelope[] = [];
+    for (const event of batch) {
+      try {
+        envelopes.push(...(await this.options.log.appendMany([event])));
+      } catch (last) {
+        this.lose(event, last, `recording it in the event log failed ${attempts + 1} time(s)`);
+      }
+    }
+    return envelopes;
   }
 
   private lose(event: GatewayEvent, error: unknown, why: string): void {

@@ -14,8 +14,8 @@ export const ErrorResponse = z
     examples: [{ statusCode: 404, code: 'SESSION_NOT_FOUND', error: 'Not Found', message: "Session 'sales' does not exist", details: [] }],
   });
 
-/** Codes every authenticated route can answer. */
-const COMMON: ErrorCode[] = ['VALIDATION_ERROR', 'UNAUTHORIZED', 'RATE_LIMITED', 'INTERNAL_ERROR'];
+/** Codes every authenticated route can answer (503: the shutdown gate and load shedding). */
+const COMMON: ErrorCode[] = ['VALIDATION_ERROR', 'UNAUTHORIZED', 'RATE_LIMITED', 'INTERNAL_ERROR', 'SHUTTING_DOWN', 'OVERLOADED'];
 
 /** Response schemas for the given error codes, grouped by status, each described by its codes. */
 export function errorResponses(...codes: ErrorCode[]): Record<number, z.ZodType> {

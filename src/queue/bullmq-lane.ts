@@ -145,11 +145,15 @@ export class BullmqLane {
     return { waiting, active };
   }
 
-  /** Stops the Worker: aborts the waits, then lets the active job return (and go back to `wait`, if not done). */
-  async stop(): Promise<void> {
+  /**
+   * Stops the Worker: aborts the waits, then lets the active job return (and go back to `wait`, if
+   * not done). `force` (Redis away): does not wait for the active job's move, which would wait for
+   * Redis forever; the job stays ACTIVE and the next start recovers it as stalled.
+   */
+  async stop(force = false): Promise<void> {
     this.controller.abort();
     // Called in the same tick as the abort, so the Worker is closing before the processor resumes.
-    const closing = this.worker?.close();
+    const closing = this.worker?.close(force);
     await this.starting;
     await closing;
   }
@@ -163,8 +167,8 @@ export class BullmqLane {
     return waiting;
   }
 
-  async close(): Promise<void> {
-    await this.stop();
+  async close(force = false): Promise<void> {
+    await this.stop(force);
     await this.queue.close();
   }
 

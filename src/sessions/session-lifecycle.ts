@@ -12,6 +12,8 @@ export interface SessionLifecycleDeps {
   bus: EventBus;
   logger: Logger;
   persist(record: SessionRecord): Promise<void>;
+  /** The record's `stats` changed: written soon, coalesced (one registry write per session per second, not one per message). */
+  statsChanged(id: string): void;
   dropAuth(record: SessionRecord): Promise<void>;
   withLock(id: string, fn: () => Promise<void>): Promise<void>;
   /** True while `engine` is still the session's running engine (null: no engine running) and the manager is open. */
@@ -176,7 +178,7 @@ export class SessionLifecycle {
         return;
       case 'message':
         record.stats.received += 1;
-        await this.deps.persist(record);
+        this.deps.statsChanged(record.id);
         return;
       default:
         // Message events are taken from the bus's engine tap by the message store and webhooks.

@@ -51,6 +51,7 @@ export class SessionManager {
       bus: deps.bus,
       logger: deps.logger,
       persist: (record) => this.persist(record),
+      statsChanged: (id) => this.stats.changed(id),
       dropAuth: (record) => this.dropAuth(record),
       withLock: (id, fn) => this.locks.run(id, fn),
       isCurrent: (id, record, engine) => !this.closing && this.records.get(id) === record && this.runtimes.get(id)?.engine === engine,

@@ -6,8 +6,8 @@ const FLUSH_MS = 1_000;
 
 /**
  * Keeps a session's `stats.sent` / `stats.failed` from the `message.status` events of its
- * outbound records (`sent` and `failed` are each reached at most once per record). Counting is in
- * memory at once; the registry write is coalesced to one per session per second, and flushed on close.
+ * outbound records (`sent` and `failed` are each reached at most once per record); `stats.received`
+ * is counted by the lifecycle, which calls {@link changed}. Counting is in memory at once; the registry write is coalesced to one per session per second, and flushed on close.
  */
 export class SessionStatsCounter {
   private readonly dirty = new Set<string>();
@@ -26,9 +26,14 @@ export class SessionStatsCounter {
       const record = field ? this.recordOf(event.sessionId) : undefined;
       if (!field || !record) return;
       record.stats[field] += 1;
-      this.dirty.add(event.sessionId);
-      this.timer ??= setTimeout(() => void this.flush(), FLUSH_MS).unref();
+      this.changed(event.sessionId);
     });
+  }
+
+  /** The session's counters changed in its cached record: written with the next flush. */
+  changed(sessionId: string): void {
+    this.dirty.add(sessionId);
+    this.timer ??= setTimeout(() => void this.flush(), FLUSH_MS).unref();
   }
 
   async flush(): Promise<void> {

@@ -13,12 +13,16 @@ export interface DeliveryStore {
   insert(record: DeliveryRecord, body: string): Promise<boolean>;
   get(id: string): Promise<DeliveryRecord | null>;
   getBody(id: string): Promise<string | null>;
+  /** The record and its body in one read (one round trip in Redis); null when the id is unknown. */
+  getWithBody(id: string): Promise<{ record: DeliveryRecord; body: string | null } | null>;
   /**
    * Atomic read-modify-write: `change` sees the current record and returns the record to write (or
    * `undefined` to write nothing) and a result. It may run more than once (Redis: compare-and-set,
-   * retried on a concurrent change), so it must be pure. Null when the id is unknown.
+   * retried on a concurrent change), so it must be pure. Null when the id is unknown. `current`: the
+   * record as the caller last read it (from this store, unchanged) — tried first without a read;
+   * when it is stale, the store reads the record and `change` runs again on that.
    */
-  modify<T>(id: string, change: (record: DeliveryRecord) => { record?: DeliveryRecord | undefined; result: T }): Promise<T | null>;
+  modify<T>(id: string, change: (record: DeliveryRecord) => { record?: DeliveryRecord | undefined; result: T }, current?: DeliveryRecord): Promise<T | null>;
   /** Newest first (createdAt, then id, descending), keyset-paginated. Throws InvalidCursorError. */
   list(query?: DeliveryQuery): Promise<DeliveryPage>;
 

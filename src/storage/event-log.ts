@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import type { GatewayEvent } from '../events/event-bus.js';
 import type { EventEnvelope } from '../events/event-envelope.js';
+import { randomHex } from '../random-hex.js';
 
 /**
  * Every contract event the gateway published, per session, in `seq` order — what the event-log
@@ -17,6 +17,11 @@ import type { EventEnvelope } from '../events/event-envelope.js';
 export interface EventLog {
   /** Records one event under the next `seq` of its session and a new `evt_` id; the envelope. */
   append(event: GatewayEvent): Promise<EventEnvelope>;
+  /**
+   * Records events of ONE session (RangeError otherwise) under consecutive seqs, in one step (one
+   * round trip in Redis): all or none. The envelopes in order; none for an empty list.
+   */
+  appendMany(events: readonly GatewayEvent[]): Promise<EventEnvelope[]>;
   /** The session's envelopes with `seq > afterSeq`, oldest first, at most `limit` (clamped to 1–1000). */
   read(sessionId: string, afterSeq: number, limit: number): Promise<EventEnvelope[]>;
   /**
@@ -61,9 +66,17 @@ export function eventPageLimit(limit: number | undefined): number {
   return Math.min(MAX_EVENT_PAGE_LIMIT, Math.max(1, Math.trunc(limit)));
 }
 
+/** The session id shared by every event; null for none; RangeError when they are of several sessions. */
+export function sameSession(events: readonly GatewayEvent[]): string | null {
+  const sessionId = events[0]?.sessionId;
+  if (sessionId === undefined) return null;
+  if (events.some((e) => e.sessionId !== sessionId)) throw new RangeError('appendMany: every event must be of the same session');
+  return sessionId;
+}
+
 /** `evt_` + 24 lowercase hex characters. */
 export function newEventId(): string {
-  return `evt_${randomBytes(12).toString('hex')}`;
+  return `evt_${randomHex(12)}`;
 }
 
 /** A position in the (session id, seq) order of {@link EventLog.readTimeRange}. */

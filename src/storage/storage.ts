@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
 import type { SessionRegistry } from './session-registry.js';
 import type { ContactStore } from './contact-store.js';
 import { MemoryContactStore } from './memory/memory-contact-store.js';
@@ -8,6 +9,7 @@ import { RedisContactStore } from './redis/redis-contact-store.js';
 import { MemorySessionRegistry } from './memory/memory-session-registry.js';
 import { RedisSessionRegistry } from './redis/redis-session-registry.js';
 import { closeRedis, openRedis } from './redis/redis-connection.js';
+import { checkEvictionPolicy } from './redis/redis-eviction-policy.js';
 import type { MessageStore } from './message-store.js';
 import type { IdempotencyStore } from './idempotency-store.js';
 import { MemoryMessageStore } from './memory/memory-message-store.js';
@@ -45,11 +47,14 @@ export const REGISTRY_FILE = 'registry.json';
 export interface StorageOptions {
   /** Told when a background write of the embedded registry file fails (it is retried). */
   onWriteError?: (error: unknown) => void;
+  /** Told what is wrong with the Redis setup (a maxmemory-policy that may evict keys). */
+  logger?: Pick<Logger, 'warn' | 'info'>;
 }
 
 export async function openStorage(config: Config, options: StorageOptions = {}): Promise<Storage> {
   if (config.redis) {
     const redis = await openRedis({ url: config.redis.url, password: config.redis.password, name: `${config.redis.prefix}:store` });
+    if (options.logger) await checkEvictionPolicy(redis, options.logger);
     const registry = new RedisSessionRegistry(redis, config.redis.prefix);
     const contacts = new RedisContactStore(redis, config.redis.prefix);
     const messages = new RedisMessageStore(redis, config.redis.prefix, config.send.messageTtlMs);

@@ -50,8 +50,11 @@ export class DeliveryProcessor {
   readonly process = async (job: SendJob, signal: AbortSignal): Promise<SendJobResult> => {
     const ref = parseDeliveryJobId(job.messageId);
     if (!ref) return DONE;
-    const record = await this.deps.store.get(ref.id);
-    if (!record || record.run !== ref.run || FINAL_STATUSES.has(record.status)) return DONE;
+    // Record and body in one read: most jobs go on to an attempt.
+    const found = await this.deps.store.getWithBody(ref.id);
+    if (!found) return DONE;
+    const { record, body } = found;
+    if (record.run !== ref.run || FINAL_STATUSES.has(record.status)) return DONE;
 
     const target = this.deps.targets.find(record.sessionId, record.target.id);
     if (!target) return this.bury(record, { code: 'TARGET_REMOVED', message: 'the target is no longer configured (webhooks replaced, session deleted or APP_WEBHOOK_URL changed)' });
@@ -60,7 +63,6 @@ export class DeliveryProcessor {
     const waitMs = record.nextAttemptAt === null ? 0 : Date.parse(record.nextAttemptAt) - Date.now();
     if (waitMs > 0) return { outcome: 'retry', delayMs: waitMs };
 
-    const body = await this.deps.store.getBody(record.id);
     if (body === null) return this.bury(record, { code: 'BODY_EXPIRED', message: 'the stored body expired' });
 
     const at = new Date().toISOString();
@@ -126,8 +128,10 @@ export class DeliveryProcessor {
 
   /** Writes `next` unless the delivery moved on meanwhile (another run); whether it was written. */
   private async write(record: DeliveryRecord, next: DeliveryRecord): Promise<boolean> {
-    const written = await this.deps.store.modify(record.id, (current) =>
-      current.run === record.run && !FINAL_STATUSES.has(current.status) ? { record: next, result: true } : { result: false },
+    const written = await this.deps.store.modify(
+      record.id,
+      (current) => (current.run === record.run && !FINAL_STATUSES.has(current.status) ? { record: next, result: true } : { result: false }),
+      record,
     );
     return written === true;
   }

@@ -7,6 +7,8 @@ import { laneKeyOf, toDeliveryTarget, type WebhookTarget, type WebhookTargets } 
 
 /** Envelopes read per page when catching up from the event log. */
 const CATCH_UP_PAGE = 500;
+/** A session's stored cursor is written at the end of each burst of envelopes, and at least every this many envelopes. */
+const CURSOR_WRITE_EVERY = 100;
 /** Waits before a session whose fan-out failed (store or queue away) catches up from the log. */
 const RECOVERY_DELAYS_MS: readonly number[] = [1_000, 2_000, 5_000, 10_000, 30_000];
 
@@ -26,7 +28,8 @@ export interface FanoutDeps {
  * envelopes are handled one at a time in seq order, so each lane gets them in seq order.
  *
  * Nothing is lost between the event log and the queue: the store keeps a per-session cursor (the
- * last seq fanned out), moved only once the envelope's jobs are queued; at start — and after a
+ * last seq fanned out), moved only once the envelope's jobs are queued — written once per burst of
+ * envelopes (see persistCursor), so it may lag the last envelope fanned out; at start — and after a
  * fan-out that failed (Redis away) — a session catches up from the event log after its cursor.
  * Delivery ids are derived from (envelope, lane), so an envelope fanned out twice finds its
  * deliveries and only re-queues those still to be made (a queue ignores a job it still holds).
@@ -36,6 +39,10 @@ export class WebhookFanout {
   private readonly chains = new Map<string, Promise<void>>();
   /** Last seq fanned out per session (mirrors the stored cursor once loaded). */
   private readonly cursors = new Map<string, number | null>();
+  /** The cursor the store holds per session, as far as this instance wrote or read it. */
+  private readonly storedCursors = new Map<string, number | null>();
+  /** Tasks chained per session and not finished (the running one included). */
+  private readonly queuedTasks = new Map<string, number>();
   /** Sessions waiting to catch up after a failure: their live envelopes are left to the catch-up. */
   private readonly recovering = new Map<string, { attempt: number; timer: NodeJS.Timeout | null; resumeAfter: number | null }>();
   private readonly unsubscribe: () => void;
@@ -77,11 +84,13 @@ export class WebhookFanout {
   /** Chains `task` (the fan-out of envelope `seq`, or a catch-up) after the session's previous ones; a failure sends the session into recovery. */
   private run(sessionId: string, task: () => Promise<void>, seq?: number): void {
     const previous = this.chains.get(sessionId) ?? Promise.resolve();
+    this.queuedTasks.set(sessionId, (this.queuedTasks.get(sessionId) ?? 0) + 1);
     const chain: Promise<void> = previous
       // A session that went into recovery meanwhile leaves its queued envelopes to the catch-up.
       .then(() => (this.recovering.has(sessionId) ? undefined : task()))
       .catch((error: unknown) => this.failed(sessionId, error, seq))
       .finally(() => {
+        this.taskDone(sessionId);
         if (this.chains.get(sessionId) === chain) this.chains.delete(sessionId);
       });
     this.chains.set(sessionId, chain);
@@ -99,6 +108,7 @@ export class WebhookFanout {
     const delay = RECOVERY_DELAYS_MS[Math.min(attempt, RECOVERY_DELAYS_MS.length - 1)] ?? 30_000;
     this.deps.logger.error({ err: error, sessionId, retryInMs: delay }, 'webhook fan-out failed; catching up from the event log');
     this.cursors.delete(sessionId);
+    this.storedCursors.delete(sessionId);
     const timer = setTimeout(() => {
       const state = this.recovering.get(sessionId);
       if (!state || this.closed) return;
@@ -121,7 +131,27 @@ export class WebhookFanout {
     if (this.cursors.has(sessionId)) return this.cursors.get(sessionId) ?? null;
     const stored = await this.deps.store.getCursor(sessionId);
     this.cursors.set(sessionId, stored);
+    this.storedCursors.set(sessionId, stored);
     return stored;
+  }
+
+  private taskDone(sessionId: string): void {
+    const left = (this.queuedTasks.get(sessionId) ?? 1) - 1;
+    if (left > 0) this.queuedTasks.set(sessionId, left);
+    else this.queuedTasks.delete(sessionId);
+  }
+
+  /**
+   * Moves the stored cursor to `seq` unless more of the session's envelopes follow at once (`more`)
+   * and it moved less than {@link CURSOR_WRITE_EVERY} ago: one write per burst instead of one per
+   * envelope. A cursor left behind by a crash only makes the catch-up fan out a few envelopes
+   * again, which finds their deliveries and queues none twice. A first cursor is written at once.
+   */
+  private async persistCursor(sessionId: string, seq: number, more: boolean): Promise<void> {
+    const stored = this.storedCursors.get(sessionId);
+    if (more && stored !== undefined && stored !== null && seq - stored < CURSOR_WRITE_EVERY) return;
+    await this.deps.store.setCursor(sessionId, seq);
+    this.storedCursors.set(sessionId, seq);
   }
 
   /**
@@ -136,7 +166,7 @@ export class WebhookFanout {
       let after = cursor;
       for (;;) {
         const page = await this.deps.source.read(sessionId, after, CATCH_UP_PAGE);
-        for (const envelope of page) await this.fanOut(envelope);
+        for (const [i, envelope] of page.entries()) await this.fanOut(envelope, i < page.length - 1);
         const last = page[page.length - 1];
         if (!last || page.length < CATCH_UP_PAGE) break;
         after = last.seq;
@@ -145,7 +175,8 @@ export class WebhookFanout {
     if (resumeAfter !== undefined) this.recovering.delete(sessionId);
   }
 
-  private async fanOut(envelope: EventEnvelope): Promise<void> {
+  /** `more`: the session's next envelope follows at once (default: another fan-out of it is queued). */
+  private async fanOut(envelope: EventEnvelope, more?: boolean): Promise<void> {
     const { sessionId } = envelope;
     const cursor = await this.cursorOf(sessionId);
     if (cursor !== null && envelope.seq <= cursor) return;
@@ -154,12 +185,14 @@ export class WebhookFanout {
       const body = JSON.stringify(envelope);
       for (const target of targets) await this.enqueue(envelope, target, body);
     }
-    await this.deps.store.setCursor(sessionId, envelope.seq);
     this.cursors.set(sessionId, envelope.seq);
     if (envelope.event === 'session.status' && envelope.data.reason === 'DELETED') {
       await this.deps.store.deleteCursor(sessionId);
       this.cursors.delete(sessionId);
+      this.storedCursors.delete(sessionId);
+      return;
     }
+    await this.persistCursor(sessionId, envelope.seq, more ?? (this.queuedTasks.get(sessionId) ?? 0) > 1);
   }
 
   private async enqueue(envelope: EventEnvelope, target: WebhookTarget, body: string): Promise<void> {

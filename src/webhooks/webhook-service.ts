@@ -5,7 +5,7 @@ import type { Logger } from '../logger.js';
 import type { SendQueue, SendQueueCounts } from '../queue/send-queue.js';
 import type { DeliveryQuery, DeliveryStore } from '../storage/delivery-store.js';
 import { FINAL_STATUSES, deliveryJobId, newDelivery, randomDeliveryId, toDeliveryView, type DeliveryRecord, type DeliveryView } from './delivery.js';
-import { DeliveryProcessor } from './delivery-processor.js';
+import { DeliveryProcessor, type AttemptObserver } from './delivery-processor.js';
 import { WebhookFanout } from './webhook-fanout.js';
 import { WebhookSender } from './webhook-sender.js';
 import { WebhookTargets, laneKeyOf, toDeliveryTarget, type AppTargetStatus, type SessionWebhookAccess } from './webhook-targets.js';
@@ -25,6 +25,8 @@ export interface WebhookServiceDeps {
   logger: Logger;
   /** `user-agent` of every delivery. */
   userAgent: string;
+  /** Told after every attempt, after the service's own counting (health and metrics). */
+  onAttempt?: AttemptObserver | undefined;
 }
 
 export interface ReplayInput {
@@ -99,6 +101,7 @@ export class WebhookService {
         if (outcome.kind === 'failed') this.counters.failedAttempts += 1;
         if (record.status === 'delivered') this.counters.delivered += 1;
         if (record.status === 'dead') this.counters.dead += 1;
+        deps.onAttempt?.(record, outcome);
       },
     });
     this.fanout = new WebhookFanout({

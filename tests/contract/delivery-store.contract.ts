@@ -58,6 +58,27 @@ export function describeDeliveryStoreContract(name: string, harness: DeliverySto
       expect(await store.getBody(record.id)).toBe('{"a":1}');
       expect(await store.get(randomDeliveryId())).toBeNull();
       expect(await store.getBody(randomDeliveryId())).toBeNull();
+      expect(await store.getWithBody(record.id)).toEqual({ record, body: '{"a":1}' });
+      expect(await store.getWithBody(randomDeliveryId())).toBeNull();
+    });
+
+    it('modifies from the record the caller read, and from the stored one when that is stale', async () => {
+      const store = await open();
+      const record = delivery();
+      await store.insert(record, 'x');
+      const read = await store.get(record.id);
+      if (!read) throw new Error('inserted record not found');
+      const seen: number[] = [];
+      const bump = (r: DeliveryRecord) => {
+        seen.push(r.attempts);
+        return { record: { ...r, attempts: r.attempts + 1 }, result: r.attempts + 1 };
+      };
+      expect(await store.modify(record.id, bump, read)).toBe(1);
+      // `read` is stale now: the change runs again on what is stored, nothing lost.
+      expect(await store.modify(record.id, bump, read)).toBe(2);
+      expect((await store.get(record.id))?.attempts).toBe(2);
+      expect(seen.at(-1)).toBe(1);
+      expect(await store.modify(randomDeliveryId(), bump, read)).toBeNull();
     });
 
     it('modifies atomically: writes what change returns, or nothing; null for an unknown id', async () => {

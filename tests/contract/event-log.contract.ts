@@ -111,6 +111,28 @@ export function describeEventLogContract(name: string, harness: EventLogHarness)
       expect(await log.lastSeq('sales')).toBe(300);
     }));
 
+
+    it('appends a batch of one session under consecutive seqs, interleaved safely with single appends', withLog(async (log) => {
+      expect(await log.appendMany([])).toEqual([]);
+      await log.append(gatewayEvent({ data: { i: 0 } }));
+      const batches = await Promise.all(
+        range(1, 20).map((b) => (b % 2 === 0 ? log.appendMany(range(1, 5).map((i) => gatewayEvent({ data: { b, i } }))) : log.append(gatewayEvent({ data: { b } })).then((e) => [e]))),
+      );
+      for (const batch of batches) {
+        // A batch's seqs are consecutive and its events keep their order.
+        expect(seqs(batch)).toEqual(range(batch[0]?.seq ?? 0, (batch[0]?.seq ?? 0) + batch.length - 1));
+        if (batch.length > 1) expect(batch.map((e) => e.data.i)).toEqual(range(1, 5));
+      }
+      const all = batches.flat();
+      expect(seqs(all).sort((a, b) => a - b)).toEqual(range(2, 61));
+      expect(new Set(all.map((e) => e.id)).size).toBe(60);
+      const read = await log.read('sales', 0, 1_000);
+      expect(seqs(read)).toEqual(range(1, 61));
+      const bySeq = new Map(all.map((e) => [e.seq, e]));
+      for (const envelope of read.slice(1)) expect(envelope).toEqual(bySeq.get(envelope.seq));
+      await expect(log.appendMany([gatewayEvent(), gatewayEvent({ sessionId: 'support' })])).rejects.toThrow(RangeError);
+      expect(await log.lastSeq('support')).toBe(0);
+    }));
     it('reads a time range of one session or of every session, by session then seq, in pages', withLog(async (log) => {
       const at = (s: number): Date => new Date(T0 + s * 1_000);
       // occurredAt is not monotonic in seq: publishers stamp events before their asynchronous work.

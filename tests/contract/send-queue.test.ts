@@ -1,8 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { BullmqSendQueue, type BullmqSendQueueOptions } from '../../src/queue/bullmq-send-queue.js';
 import { MemorySendQueue } from '../../src/queue/memory-send-queue.js';
+import { startRedisServer } from '../helpers/redis-server.js';
 import { ProcessorCalls, deferred, describeSendQueueContract, ids, job } from './send-queue.contract.js';
 
 const ERROR_RETRY_MS = 50;
@@ -127,6 +131,78 @@ describe('bullmq send queue', () => {
     expect(await connectionsOf(prefix)).toHaveLength(2 + 3);
     await queue.close();
     expect(await connectionsOf(prefix)).toEqual([]);
+  });
+
+  it('at start drops the lanes an earlier run left empty (keys, lane set, no Worker) and keeps those with jobs', async () => {
+    const prefix = newPrefix();
+    const first = await open(prefix);
+    const calls = new ProcessorCalls();
+    await first.start(async (j) => {
+      calls.add(j);
+      return j.sessionId === 'busy' ? { outcome: 'retry', delayMs: 60_000 } : { outcome: 'done' };
+    });
+    for (const s of ['gone', 'idle', 'busy']) await first.add(job(s, 1));
+    await first.add(job('busy', 2));
+    for (const s of ['gone', 'idle', 'busy']) await calls.reach(s, 1);
+    await first.close();
+    expect((await admin.smembers(`${prefix}:send:lanes`)).sort()).toEqual(['busy', 'gone', 'idle']);
+
+    const next = await open(prefix);
+    const later = new ProcessorCalls();
+    await next.start(async (j) => {
+      later.add(j);
+      return { outcome: 'done' };
+    });
+    expect((await admin.smembers(`${prefix}:send:lanes`)).sort()).toEqual(['busy']);
+    expect(await admin.keys(`${prefix}:bull:send-gone:*`)).toEqual([]);
+    await later.reach('busy', 2);
+    expect(later.of('busy')).toEqual(ids('busy', 1, 2));
+    // Worker + producer connections, and the one lane with jobs.
+    expect(await connectionsOf(prefix)).toHaveLength(2 + 1);
+    // A dropped lane is made again by its next add.
+    await next.add(job('idle', 2));
+    await later.reach('idle', 1);
+    expect(later.of('idle')).toEqual(ids('idle', 2));
+    expect(await admin.sismember(`${prefix}:send:lanes`, 'idle')).toBe(1);
+  });
+
+  it('closes within seconds when Redis is already away (shutdown during an outage), its active job kept for the next start', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wagw-sq-'));
+    let server = await startRedisServer({ dir, appendOnly: true });
+    const prefix = newPrefix();
+    const short = { lockDurationMs: 1_000, stalledIntervalMs: 300 };
+    const errors: unknown[] = [];
+    const queue = await BullmqSendQueue.open({ redisUrl: server.url, prefix, ...short, onError: (error) => errors.push(error) });
+    try {
+      const entered = deferred();
+      await queue.start(async () => {
+        entered.resolve();
+        return { outcome: 'retry', delayMs: 60_000 };
+      });
+      await queue.add(job('o', 1));
+      await queue.add(job('o', 2));
+      await entered.promise;
+      await server.stop();
+      await vi.waitFor(() => expect(errors.length).toBeGreaterThan(0), { timeout: 5_000, interval: 20 });
+      const started = Date.now();
+      await queue.close();
+      expect(Date.now() - started).toBeLessThan(3_000);
+
+      server = await startRedisServer({ dir, appendOnly: true, port: server.port });
+      const next = await BullmqSendQueue.open({ redisUrl: server.url, prefix, ...short });
+      const calls = new ProcessorCalls();
+      await next.start(async (j) => {
+        calls.add(j);
+        return { outcome: 'done' };
+      });
+      await calls.reach('o', 2);
+      expect(calls.of('o')).toEqual(ids('o', 1, 2));
+      await next.close();
+    } finally {
+      await queue.close();
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('rejects session ids that cannot be part of a Redis key', async () => {

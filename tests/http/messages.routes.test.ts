@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MessageRecord } from '../../src/messages/message.js';
 import { messagingHarness } from '../helpers/messaging-harness.js';
-import { accepted, getMessage, readySession, send } from '../helpers/messaging.js';
+import { accepted, eventually, getMessage, readySession, send } from '../helpers/messaging.js';
 import { AUTH, STORAGE_MODES } from '../helpers/test-app.js';
 
 const PNG_1PX = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
@@ -199,4 +199,27 @@ describe.each(STORAGE_MODES)('message routes (%s)', (mode) => {
     await accepted(app, 'sales', { to: '5511999991234', type: 'text', text: 'ok' }).then((r) => h.log.status(r.id, 'sent'));
     expect((await app.app.inject({ url: '/api/v1/sessions/sales', headers: AUTH })).json()).toMatchObject({ stats: { sent: 1, failed: 2, received: 0 } });
   });
+
+  it('counts inbound messages in the session\'s stats and writes them to the registry coalesced, not once per message', async () => {
+    const app = await start();
+    await readySession(app, 'sales');
+    const registry = app.app.gateway.storage.registry;
+    const put = registry.put.bind(registry);
+    const written: number[] = [];
+    registry.put = async (record) => {
+      written.push(record.stats.received);
+      return put(record);
+    };
+    for (let i = 0; i < 5; i++) {
+      const res = await app.app.inject({ method: 'POST', url: '/api/v1/sessions/sales/simulator/inbound', headers: AUTH, payload: { from: '5511977776666', type: 'text', text: `hi ${i}` } });
+      expect(res.statusCode).toBe(201);
+    }
+    await app.app.gateway.pipeline.idle();
+    expect((await app.app.inject({ url: '/api/v1/sessions/sales', headers: AUTH })).json()).toMatchObject({ stats: { received: 5 } });
+    // Written once after the burst (within the second), with the final count.
+    const stored = await eventually(async () => ((await registry.get('sales'))?.stats.received === 5 ? true : null), 3_000);
+    expect(stored).toBe(true);
+    expect(written).toEqual([5]);
+  });
 });
+

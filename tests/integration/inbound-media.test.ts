@@ -168,6 +168,16 @@ describe.each(STORAGE_MODES)('inbound media (%s)', (mode) => {
     expect((await events.nth('mt', 'message', 2)).data).toMatchObject({ media: null, mediaError: 'media is no longer available on WhatsApp (expired or deleted)' });
   });
 
+  it('stores media up to MEDIA_STORE_MAX_BYTES in total; past it publishes media: null with mediaError MEDIA_STORE_FULL', async () => {
+    const { app, events } = await start({ MEDIA_STORE_MAX_BYTES: String(PNG.length + PNG.length / 2) });
+    await readySession(app, 'mf');
+    const first = await receiveImage(app, events, 'mf', 1);
+    expect(first.media.size).toBe(PNG.length);
+    const second = await receiveImage(app, events, 'mf', 2);
+    expect(second.event.data).toMatchObject({ hasMedia: true, media: null, mediaError: 'MEDIA_STORE_FULL' });
+    expect((await get(app, first.media.url)).statusCode).toBe(200);
+  });
+
   it('publishes media: null with mediaError MEDIA_STORE_FAILED when the store cannot write, and the message all the same', async () => {
     const { app, events } = await start();
     await readySession(app, 'mf');

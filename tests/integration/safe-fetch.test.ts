@@ -222,7 +222,7 @@ describe('safeFetch: fetching', () => {
   });
 
   it('reads its options from the configuration', () => {
-    expect(mediaFetchOptions({ media: { maxBytes: 5, allowedHosts: ['a.example'], ttlMs: 1 } })).toEqual({ maxBytes: 5, allowedHosts: ['a.example'] });
+    expect(mediaFetchOptions({ media: { maxBytes: 5, allowedHosts: ['a.example'], ttlMs: 1, storeMaxBytes: 0 } })).toEqual({ maxBytes: 5, allowedHosts: ['a.example'] });
   });
 
   it('toAppError maps to the contract: 422 MEDIA_URL_FORBIDDEN, 413 MEDIA_TOO_LARGE, none for MEDIA_FETCH_FAILED', () => {

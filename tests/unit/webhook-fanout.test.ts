@@ -86,6 +86,15 @@ class FlakyStore extends MemoryDeliveryStore {
   }
 }
 
+/** A memory store that records every cursor it is given. */
+class CursorLog extends MemoryDeliveryStore {
+  readonly writes: number[] = [];
+  override async setCursor(sessionId: string, seq: number): Promise<void> {
+    this.writes.push(seq);
+    return super.setCursor(sessionId, seq);
+  }
+}
+
 describe('webhook fan-out', () => {
   const closers: (() => Promise<void>)[] = [];
   afterEach(async () => {
@@ -120,6 +129,24 @@ describe('webhook fan-out', () => {
     log.renotify(live);
     await fanout.idle();
     expect(await seqsQueued('s')).toEqual([3, 4, 5, 6]);
+  });
+
+  it('writes the stored cursor once per burst of envelopes (and every 100 within one), not once per envelope', async () => {
+    const store = new CursorLog();
+    const { log, fanout, queue } = setup({ store });
+    fanout.start(['s']);
+    await fanout.idle();
+    log.append('s');
+    await fanout.idle();
+    expect(store.writes).toEqual([1]);
+    for (let i = 0; i < 250; i++) log.append('s');
+    await fanout.idle();
+    expect((await queue.counts()).waiting).toBe(251);
+    expect(store.writes).toEqual([1, 101, 201, 251]);
+    expect(await store.getCursor('s')).toBe(251);
+    log.append('s');
+    await fanout.idle();
+    expect(store.writes.at(-1)).toBe(252);
   });
 
   it('does not send the history of a session it never fanned out; envelopes before start are left to the catch-up', async () => {

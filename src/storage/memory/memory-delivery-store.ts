@@ -50,6 +50,12 @@ export class MemoryDeliveryStore implements DeliveryStore {
     return this.entries.get(id)?.body ?? null;
   }
 
+  async getWithBody(id: string): Promise<{ record: DeliveryRecord; body: string | null } | null> {
+    const entry = this.entries.get(id);
+    return entry ? { record: clone(entry.record), body: entry.body } : null;
+  }
+
+  /** `current` is not needed here: changes apply synchronously to the stored record. */
   async modify<T>(id: string, change: (record: DeliveryRecord) => { record?: DeliveryRecord | undefined; result: T }): Promise<T | null> {
     const entry = this.entries.get(id);
     if (!entry) return null;

@@ -8,6 +8,7 @@ import {
   encodeRangeCursor,
   eventPageLimit,
   newEventId,
+  sameSession,
   rangeBounds,
 } from '../event-log.js';
 
@@ -99,6 +100,16 @@ export class MemoryEventLog implements EventLog {
   }
 
   async append(event: GatewayEvent): Promise<EventEnvelope> {
+    return this.appendNow(event);
+  }
+
+  async appendMany(events: readonly GatewayEvent[]): Promise<EventEnvelope[]> {
+    sameSession(events);
+    // Synchronous throughout: the seqs are consecutive even with other appends running.
+    return events.map((event) => this.appendNow(event));
+  }
+
+  private appendNow(event: GatewayEvent): EventEnvelope {
     let ring = this.sessions.get(event.sessionId);
     if (ring) this.sessions.delete(event.sessionId);
     else ring = new SessionRing(this.maxPerSession);

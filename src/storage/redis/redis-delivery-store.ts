@@ -133,9 +133,17 @@ export class RedisDeliveryStore implements DeliveryStore {
     return this.redis.get(this.bodyKey(id));
   }
 
-  async modify<T>(id: string, change: (record: DeliveryRecord) => { record?: DeliveryRecord | undefined; result: T }): Promise<T | null> {
+  async getWithBody(id: string): Promise<{ record: DeliveryRecord; body: string | null } | null> {
+    const [raw, body] = await this.redis.mget(this.recordKey(id), this.bodyKey(id));
+    return raw === null || raw === undefined ? null : { record: JSON.parse(raw) as DeliveryRecord, body: body ?? null };
+  }
+
+  async modify<T>(id: string, change: (record: DeliveryRecord) => { record?: DeliveryRecord | undefined; result: T }, current?: DeliveryRecord): Promise<T | null> {
+    // A record read from here serialises back to the stored bytes: the compare-and-set checks them.
+    let known = current === undefined ? null : JSON.stringify(current);
     for (let attempt = 0; attempt < 50; attempt++) {
-      const raw = await this.redis.get(this.recordKey(id));
+      const raw = known ?? (await this.redis.get(this.recordKey(id)));
+      known = null;
       if (raw === null) return null;
       const before = JSON.parse(raw) as DeliveryRecord;
       const outcome = change(before);

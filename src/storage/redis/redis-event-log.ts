@@ -2,37 +2,44 @@ import type { Redis } from 'ioredis';
 import type { GatewayEvent } from '../../events/event-bus.js';
 import { toEnvelope, type EventEnvelope } from '../../events/event-envelope.js';
 import type { EventLog, EventRangePage, EventRangeQuery } from '../event-log.js';
-import { DEFAULT_MAX_EVENTS_PER_SESSION, compareSessionIds, decodeRangeCursor, encodeRangeCursor, eventPageLimit, newEventId, rangeBounds } from '../event-log.js';
+import { DEFAULT_MAX_EVENTS_PER_SESSION, compareSessionIds, sameSession, decodeRangeCursor, encodeRangeCursor, eventPageLimit, newEventId, rangeBounds } from '../event-log.js';
 import { LuaScript } from './lua-script.js';
 
 /**
- * INCR the session's counter and XADD the envelope under `<seq>-0`, in one step. The envelope JSON
- * comes in two halves around its `seq` value (ARGV[1] .. seq .. ARGV[2]), so the script never
- * decodes the event data (cjson would turn `[]` into `{}`). A counter that is gone while the stream
- * is not (removed by hand) starts again after the stream's last id rather than failing every XADD.
- * The sessions index (score: append time) lets replays of every session skip idle ones.
+ * INCRBY the session's counter by the number of events and XADD each envelope under `<seq>-0`, in
+ * one step. Each envelope JSON comes in two halves around its `seq` value (head .. seq .. tail), so
+ * the script never decodes the event data (cjson would turn `[]` into `{}`). ARGV: count, MAXLEN,
+ * TTL, session id, now (ms), then per event: head, tail, occurredAt (ms). A counter that is gone
+ * while the stream is not (removed by hand) starts again after the stream's last id rather than
+ * failing every XADD. The sessions index (score: append time) lets replays of every session skip
+ * idle ones. Returns the first seq given.
  */
 const APPEND = new LuaScript(`
-local seq = redis.call('INCR', KEYS[1])
-if seq == 1 and redis.call('EXISTS', KEYS[2]) == 1 then
+local n = tonumber(ARGV[1])
+local last = redis.call('INCRBY', KEYS[1], n)
+local first = last - n + 1
+if first == 1 and redis.call('EXISTS', KEYS[2]) == 1 then
   local info = redis.call('XINFO', 'STREAM', KEYS[2])
   for i = 1, #info, 2 do
     if info[i] == 'last-generated-id' then
-      local last = tonumber(string.match(info[i + 1], '^(%d+)'))
-      if last and last >= seq then
-        seq = last + 1
-        redis.call('SET', KEYS[1], seq)
+      local previous = tonumber(string.match(info[i + 1], '^(%d+)'))
+      if previous and previous >= first then
+        first = previous + 1
+        redis.call('SET', KEYS[1], first + n - 1)
       end
     end
   end
 end
-local s = string.format('%d', seq)
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], s .. '-0', 't', ARGV[3], 'e', ARGV[1] .. s .. ARGV[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[5])
-redis.call('ZADD', KEYS[3], ARGV[7], ARGV[6])
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. (tonumber(ARGV[7]) - tonumber(ARGV[5])))
-redis.call('PEXPIRE', KEYS[3], ARGV[5])
-return seq`);
+for i = 0, n - 1 do
+  local s = string.format('%d', first + i)
+  local at = 6 + i * 3
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], s .. '-0', 't', ARGV[at + 2], 'e', ARGV[at] .. s .. ARGV[at + 1])
+end
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[4])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. (tonumber(ARGV[5]) - tonumber(ARGV[3])))
+redis.call('PEXPIRE', KEYS[3], ARGV[3])
+return first`);
 
 /**
  * One step of a time-range scan of a session's stream from an exclusive start id: returns
@@ -115,19 +122,27 @@ export class RedisEventLog implements EventLog {
   }
 
   async append(event: GatewayEvent): Promise<EventEnvelope> {
-    const json = JSON.stringify(toEnvelope(event, newEventId(), 0));
-    // The envelope starts {"id":"evt_<hex>","seq":0,… so the first marker is the envelope's own.
-    const at = json.indexOf(SEQ_MARKER);
-    const head = json.slice(0, at + SEQ_MARKER.length - 1);
-    const tail = json.slice(at + SEQ_MARKER.length);
-    const seq = Number(
-      await APPEND.run(
-        this.redis,
-        [this.seqKey(event.sessionId), this.streamKey(event.sessionId), this.indexKey()],
-        [head, tail, event.occurredAt.getTime(), this.maxPerSession, this.retentionMs, event.sessionId, Date.now()],
-      ),
-    );
-    return JSON.parse(`${head}${seq}${tail}`) as EventEnvelope;
+    const [envelope] = await this.appendMany([event]);
+    if (!envelope) throw new Error('appendMany returned no envelope');
+    return envelope;
+  }
+
+  async appendMany(events: readonly GatewayEvent[]): Promise<EventEnvelope[]> {
+    const sessionId = sameSession(events);
+    if (sessionId === null) return [];
+    const halves: [head: string, tail: string][] = [];
+    const args: (string | number)[] = [events.length, this.maxPerSession, this.retentionMs, sessionId, Date.now()];
+    for (const event of events) {
+      const json = JSON.stringify(toEnvelope(event, newEventId(), 0));
+      // The envelope starts {"id":"evt_<hex>","seq":0,… so the first marker is the envelope's own.
+      const at = json.indexOf(SEQ_MARKER);
+      const head = json.slice(0, at + SEQ_MARKER.length - 1);
+      const tail = json.slice(at + SEQ_MARKER.length);
+      halves.push([head, tail]);
+      args.push(head, tail, event.occurredAt.getTime());
+    }
+    const first = Number(await APPEND.run(this.redis, [this.seqKey(sessionId), this.streamKey(sessionId), this.indexKey()], args));
+    return halves.map(([head, tail], i) => JSON.parse(`${head}${first + i}${tail}`) as EventEnvelope);
   }
 
   async read(sessionId: string, afterSeq: number, limit: number): Promise<EventEnvelope[]> {
