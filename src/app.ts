@@ -43,6 +43,7 @@ import { MessageService } from './messages/message-service.js';
 import { messageRoutes } from './messages/messages.routes.js';
 import { SendProcessor } from './messages/send-processor.js';
 import { SendTracker } from './messages/send-tracker.js';
+import { failUnqueuedSends } from './messages/unqueued-sweep.js';
 import { openSendQueue } from './queue/open-send-queue.js';
 import type { SendQueue } from './queue/send-queue.js';
 import { openWebhookQueue } from './webhooks/open-webhook-queue.js';
@@ -183,6 +184,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.addHook('onReady', async () => {
     media.start();
     await sessions.init();
+    await failUnqueuedSends(sessions.list().map((s) => s.id), { store: storage.messages, queue, bus, logger: app.log });
     await queue.start(sendStats.wrap(processor.process));
     await webhooks.start();
   });

@@ -20,6 +20,9 @@ const PERMANENT_CODES = new Set(['NUMBER_NOT_ON_WHATSAPP', 'QUOTED_MESSAGE_NOT_F
 /** Longest wait for a session to become ready before the job is looked at again (TTL, deletion). */
 const NOT_READY_RECHECK_MS = 30_000;
 const MAX_RETRY_DELAY_MS = 5 * 60_000;
+/** Retries of the write that records a send WhatsApp took (see recordSuccess). */
+const SUCCESS_WRITE_FIRST_RETRY_MS = 250;
+const SUCCESS_WRITE_MAX_RETRY_MS = 5_000;
 /** An engine call that has not answered by then is given up on: nothing says whether WhatsApp has the message. */
 export const ENGINE_SEND_TIMEOUT_MS = 60_000;
 
@@ -76,14 +79,22 @@ export class SendProcessor {
       const chatId = await this.resolveRecipient(record, payload, engine);
       const media = await this.fetchMedia(payload, signal);
       const quotedMessageId = await this.quotedId(record, payload);
-      return await this.attempt(record, engine, chatId, payload, media, quotedMessageId);
+      return await this.attempt(record, engine, chatId, payload, media, quotedMessageId, signal);
     } catch (error) {
       if (error instanceof PermanentFailure) return this.fail(record, error.error);
       throw error;
     }
   };
 
-  private async attempt(record: MessageRecord, engine: Engine, chatId: string, payload: SendPayload, media: MediaInput | undefined, quotedMessageId: string | undefined): Promise<SendJobResult> {
+  private async attempt(
+    record: MessageRecord,
+    engine: Engine,
+    chatId: string,
+    payload: SendPayload,
+    media: MediaInput | undefined,
+    quotedMessageId: string | undefined,
+    signal: AbortSignal,
+  ): Promise<SendJobResult> {
     const { store, tracker, config } = this.deps;
     const begun = await store.modify(record.id, beginAttempt(iso()), record);
     if (!begun || begun.outcome === 'not_queued') return this.finish(record.id);
@@ -100,7 +111,7 @@ export class SendProcessor {
       return this.attemptFailed(begun.record, error);
     }
     try {
-      const done = await store.modify(record.id, attemptSucceeded(result.waMessageId, iso()), begun.record);
+      const done = await this.recordSuccess(record.id, attemptSucceeded(result.waMessageId, iso()), begun.record, signal);
       if (done) tracker.remember(done.record);
       if (done?.changed) publishMessageStatus(this.deps.bus, done.record);
     } finally {
@@ -108,6 +119,24 @@ export class SendProcessor {
     }
     this.dropPayload(record.id);
     return { outcome: 'done', pauseMs: config.send.minIntervalMs + Math.floor(this.random() * config.send.jitterMs) };
+  }
+
+  /**
+   * WhatsApp has the message: its id must reach the store, or a redelivered job would find the
+   * attempt begun and fail the send SEND_INTERRUPTED. So a failed write (Redis away) is retried,
+   * every 250 ms doubling to 5 s, for as long as the queue runs; only a close ends it (the next
+   * start then finds the attempt begun — the documented limit).
+   */
+  private async recordSuccess<T>(id: string, change: (record: MessageRecord) => { record?: MessageRecord | undefined; result: T }, current: MessageRecord, signal: AbortSignal): Promise<T | null> {
+    for (let delayMs = SUCCESS_WRITE_FIRST_RETRY_MS; ; delayMs = Math.min(delayMs * 2, SUCCESS_WRITE_MAX_RETRY_MS)) {
+      try {
+        return await this.deps.store.modify(id, change, current);
+      } catch (error) {
+        if (signal.aborted) throw error;
+        this.deps.logger.warn({ err: error, messageId: id, retryInMs: delayMs }, 'recording a send WhatsApp took failed; retrying until the store answers');
+        await abortableWait(delayMs, signal);
+      }
+    }
   }
 
   private async attemptFailed(record: MessageRecord, error: unknown): Promise<SendJobResult> {

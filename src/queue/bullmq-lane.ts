@@ -131,6 +131,12 @@ export class BullmqLane {
     }
   }
 
+  /** Whether the lane holds the job: waiting, delayed or active (completed jobs are removed; failed ones are not held). */
+  async holds(jobId: string): Promise<boolean> {
+    const state = await this.queue.getJobState(jobId);
+    return state === 'waiting' || state === 'active' || state === 'delayed' || state === 'prioritized' || state === 'waiting-children';
+  }
+
   async counts(): Promise<SendQueueCounts> {
     // BullMQ 6 has no `paused` list: a paused queue keeps its jobs in `wait`.
     const c = await this.queue.getJobCounts('wait', 'prioritized', 'delayed', 'active');

@@ -173,6 +173,16 @@ export class BullmqSendQueue implements SendQueue {
     return kept;
   }
 
+  async holds(job: SendJob): Promise<boolean> {
+    if (!this.laneKey.test(job.sessionId)) return false;
+    const lane = this.lanes.get(job.sessionId) ?? new BullmqLane(job.sessionId, this.settings);
+    try {
+      return await lane.holds(job.messageId);
+    } finally {
+      if (!this.lanes.has(job.sessionId)) await lane.close();
+    }
+  }
+
   async counts(sessionId?: string): Promise<SendQueueCounts> {
     if (sessionId !== undefined) return this.laneKey.test(sessionId) ? this.countLane(sessionId) : { waiting: 0, active: 0 };
     const ids = new Set([...(await this.producer.smembers(this.lanesKey)), ...this.lanes.keys()]);

@@ -57,6 +57,10 @@ export class MemorySendQueue implements SendQueue {
     for (const [sessionId, lane] of this.lanes) this.wake(sessionId, lane);
   }
 
+  async holds(job: SendJob): Promise<boolean> {
+    return this.lanes.get(job.sessionId)?.ids.has(job.messageId) ?? false;
+  }
+
   async counts(sessionId?: string): Promise<SendQueueCounts> {
     const lanes = sessionId === undefined ? [...this.lanes.values()] : [this.lanes.get(sessionId)];
     const counts = { waiting: 0, active: 0 };

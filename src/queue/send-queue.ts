@@ -54,6 +54,8 @@ export interface SendQueue {
    * Starts processing, including jobs left by an earlier run (Redis mode). Call once.
    */
   start(processor: SendProcessor): Promise<void>;
+  /** Whether the queue holds this job (waiting, retrying or being processed). */
+  holds(job: SendJob): Promise<boolean>;
   /** Jobs per state, over every session or for one session. */
   counts(sessionId?: string): Promise<SendQueueCounts>;
   /**

@@ -239,6 +239,29 @@ export function describeSendQueueContract(name: string, harness: SendQueueHarnes
       expect(calls.of('kept')).toEqual(ids('kept', 1, 2));
     });
 
+    it('tells whether it holds a job: from its add until the processor is done with it', async () => {
+      const queue = await open();
+      expect(await queue.holds(job('h', 1))).toBe(false);
+      await queue.add(job('h', 1));
+      expect(await queue.holds(job('h', 1))).toBe(true);
+      expect(await queue.holds(job('h', 2))).toBe(false);
+      expect(await queue.holds(job('other', 1))).toBe(false);
+      const release = deferred();
+      const inside = deferred();
+      const calls = new ProcessorCalls();
+      await queue.start(async (j) => {
+        calls.add(j);
+        inside.resolve();
+        await release.promise;
+        return DONE;
+      });
+      await inside.promise;
+      expect(await queue.holds(job('h', 1))).toBe(true);
+      release.resolve();
+      await calls.reach('h', 1);
+      await vi.waitFor(async () => expect(await queue.holds(job('h', 1))).toBe(false), { timeout: 5_000, interval: 20 });
+    });
+
     it('ignores a job added again while the queue still holds it', async () => {
       const queue = await open();
       await queue.add(job('d', 1));

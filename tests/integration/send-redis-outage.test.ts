@@ -2,9 +2,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MessageStatusLog, accepted, readySession, send } from '../helpers/messaging.js';
+import type { MessageRecord } from '../../src/messages/message.js';
+import { LogCapture } from '../helpers/log-capture.js';
+import { MessageStatusLog, accepted, eventually, getMessage, readySession, send, simulatorOf } from '../helpers/messaging.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
-import { startTestApp, type TestApp } from '../helpers/test-app.js';
+import { AUTH, startTestApp, type TestApp } from '../helpers/test-app.js';
 
 describe('sends while Redis is away', () => {
   let redis: RedisServer | undefined;
@@ -47,4 +49,43 @@ describe('sends while Redis is away', () => {
     await log.status(after.id, 'sent', 15_000);
     log.close();
   }, 40_000);
+
+  it('keeps a send WhatsApp took while Redis went away: its id is written once Redis is back, never failed SEND_INTERRUPTED', async () => {
+    const outageDir = await mkdtemp(join(tmpdir(), 'wagw-outage-'));
+    let server = await startRedisServer({ dir: outageDir, appendOnly: true });
+    const logs = new LogCapture('warn');
+    const app = await startTestApp({ env: { REDIS_URL: server.url, REDIS_PREFIX: 'took' } }, { logger: logs.logger });
+    try {
+      await readySession(app, 'sales');
+      const sim = simulatorOf(app, 'sales');
+      sim.setFaults({ sendLatencyMs: 800 });
+      const original = sim.send.bind(sim);
+      let returned: () => void = () => undefined;
+      const engineReturned = new Promise<void>((resolve) => (returned = resolve));
+      sim.send = async (...args) => {
+        const result = await original(...args);
+        returned();
+        return result;
+      };
+      const record = await accepted(app, 'sales', { to: '5511999991234', type: 'text', text: 'in flight' });
+      // The engine call is under way once the attempt is recorded.
+      await eventually(async () => ((await getMessage(app, 'sales', record.id)).attempts === 1 ? true : null));
+      await server.stop();
+      await engineReturned;
+      // Its result could not be written (retried by the processor; before the fix: the job failed and came back).
+      await eventually(async () => (logs.lines('recording a send WhatsApp took failed').length + logs.lines('send job failed unexpectedly').length > 0 ? true : null));
+      server = await startRedisServer({ port: server.port, dir: outageDir, appendOnly: true });
+      const stored = await eventually(async () => {
+        const res = await app.app.inject({ url: `/api/v1/sessions/sales/messages/${record.id}`, headers: AUTH });
+        return res.statusCode === 200 && res.json<MessageRecord>().waMessageId !== null ? res.json<MessageRecord>() : null;
+      }, 15_000);
+      expect(stored).toMatchObject({ attempts: 1, error: null });
+      expect(['sent', 'delivered', 'read']).toContain(stored.status);
+    } finally {
+      await app.close();
+      await server.stop();
+      await rm(outageDir, { recursive: true, force: true });
+    }
+  }, 40_000);
 });
+

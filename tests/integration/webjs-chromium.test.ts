@@ -100,6 +100,27 @@ describe('webjs engine on the real Chromium', () => {
     expect(await findProcesses(profile)).toEqual([]);
   });
 
+  it('stops a Chromium a killed gateway left on the profile before launching, so two browsers never share it', async () => {
+    // The first engine is abandoned running, as when its gateway process died: its browser lives on.
+    const orphaned = engineFor('orphan', stalledClientSeams());
+    await orphaned.start();
+    const orphanPid = orphaned.browserPid;
+    if (orphanPid === null) throw new Error('no browser pid');
+    const profile = profileDirOf(authPath, 'orphan');
+
+    const next = engineFor('orphan', stalledClientSeams());
+    await next.start();
+    const pid = next.browserPid;
+    expect(pid).not.toBeNull();
+    expect(pid).not.toBe(orphanPid);
+    const running = await findProcesses(profile);
+    expect(running.some((p) => p.pid === orphanPid)).toBe(false);
+    expect(new Set(running.map((p) => p.pgid))).toEqual(new Set([pid]));
+    await next.stop();
+    await orphaned.stop();
+    expect(await findProcesses(profile)).toEqual([]);
+  });
+
   it('kills the process group when client.destroy() hangs', async () => {
     const engine = engineFor('hang', stalledClientSeams({ destroyHangs: true }));
     await engine.start();

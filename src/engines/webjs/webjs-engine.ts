@@ -17,12 +17,15 @@ import {
 } from '../engine.js';
 import { EngineEventEmitter } from '../engine-event-emitter.js';
 import { isExecutable, prepareProfile, profileDirOf, removeProfile } from './browser-profile.js';
-import { browserMemoryOf, isAlive, killProcessGroup, waitUntilGone } from './process-tree.js';
+import { browserMemoryOf, findBrowserProcesses, isAlive, killProcessGroup, waitUntilGone } from './process-tree.js';
 import type { WebjsClient, WebjsClientOptions } from './webjs-client.js';
 import { attachWebjsEvents } from './webjs-event-mapper.js';
 import { WebjsOperations } from './webjs-operations.js';
 import { WEBJS_USER_AGENT, type WebjsEngineOptions } from './webjs-options.js';
 import { classifyStartError } from './webjs-start-errors.js';
+
+/** How long stopping a Chromium left on a profile by a killed gateway may take before the launch gives up. */
+const ORPHAN_KILL_TIMEOUT_MS = 5_000;
 
 /** Seams for tests: the browser launcher and the whatsapp-web.js client constructor. */
 export interface WebjsSeams {
@@ -87,6 +90,14 @@ export class WebjsEngine implements Engine {
   private async launch(): Promise<void> {
     if (!(await isExecutable(this.options.executablePath))) {
       throw new EngineError('BROWSER_NOT_FOUND', `No executable Chromium at ${this.options.executablePath} (CHROME_EXECUTABLE_PATH)`);
+    }
+    // A Chromium still on this profile belongs to a gateway that was killed (its process group
+    // outlived it): stop it first, or two browsers would share the profile once its locks are gone.
+    const orphans = await findBrowserProcesses(this.profileDir);
+    if (orphans.length > 0) {
+      this.context.logger.warn({ processes: orphans.length, pids: orphans.map((p) => p.pid) }, 'a Chromium left by a killed gateway still runs on this session\'s profile; stopping it before the launch');
+      const left = await waitUntilGone(this.profileDir, ORPHAN_KILL_TIMEOUT_MS);
+      if (left.length > 0) throw new EngineError('ENGINE_ERROR', `A Chromium left on this session's profile could not be stopped (pids ${left.map((p) => p.pid).join(', ')})`, true);
     }
     const removed = await prepareProfile(this.profileDir);
     if (removed.length > 0) this.context.logger.warn({ removed }, 'removed stale Chromium locks left by a killed browser');
