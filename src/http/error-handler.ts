@@ -13,7 +13,6 @@ const GENERIC_BY_STATUS: Record<number, ErrorCode> = {
   413: 'PAYLOAD_TOO_LARGE',
   415: 'UNSUPPORTED_MEDIA_TYPE',
   429: 'RATE_LIMITED',
-  503: 'OVERLOADED',
 };
 
 function validationDetails(error: FastifyError): ErrorDetail[] {
@@ -43,6 +42,8 @@ export function toAppError(error: unknown): { appError: AppError; internal: bool
     const message = fastifyError.message && fastifyError.message.length < 300 ? fastifyError.message : 'Invalid request';
     return { appError: new AppError(code, message), internal: false };
   }
+  // A plugin's own 503 (a dependency saying it is busy): the contract's OVERLOADED, to be retried.
+  if (status === 503) return { appError: new AppError('OVERLOADED', 'The gateway is overloaded; retry shortly', [], { 'retry-after': '1' }), internal: false };
   return { appError: new AppError('INTERNAL_ERROR', 'Something went wrong on our side; the request id is in the x-request-id header'), internal: true };
 }
 

@@ -27,6 +27,24 @@ describe('error shape', () => {
     }
   });
 
+  it('turns a plugin\'s own 503 into 503 OVERLOADED with retry-after, not a 500', async () => {
+    const config = await testConfig();
+    const app = await buildApp(config);
+    app.get('/api/v1/busy', async () => {
+      throw Object.assign(new Error('queue full at /srv/secret.ts:42'), { statusCode: 503 });
+    });
+    await app.ready();
+    try {
+      const res = await app.inject({ url: '/api/v1/busy', headers: AUTH });
+      expect(res.statusCode).toBe(503);
+      expect(res.json()).toMatchObject({ statusCode: 503, code: 'OVERLOADED', details: [] });
+      expect(res.headers['retry-after']).toBe('1');
+      expect(res.body).not.toMatch(/secret\.ts/);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('answers 404 NOT_FOUND for an unknown route and method', async () => {
     const t = await startTestApp();
     try {
