@@ -3,8 +3,11 @@ import type { EventLog, EventRangePage, EventRangeQuery } from '../storage/event
 import type { EventBus, GatewayEvent } from './event-bus.js';
 import type { EnvelopeListener, EnvelopeSource, EventEnvelope } from './event-envelope.js';
 
-/** Waits between the attempts of a failed append (so 5 attempts over about 5 s), then the event is lost. */
-export const APPEND_RETRY_DELAYS_MS: readonly number[] = [50, 250, 1_000, 4_000];
+/**
+ * Waits between the attempts of a failed append: quick at first, then every 5 s — about 5 minutes
+ * in all, so that an event survives a Redis outage (or failover) of that length; then it is lost.
+ */
+export const APPEND_RETRY_DELAYS_MS: readonly number[] = [50, 250, 1_000, 2_000, 4_000, ...Array.from({ length: 59 }, () => 5_000)];
 /** Events of one session waiting for the log (Redis slow or away) beyond which new ones are lost. */
 export const MAX_PENDING_PER_SESSION = 10_000;
 /** Events a session's worker records before it yields to the event loop once. */
@@ -36,8 +39,9 @@ export interface EventRecorderOptions {
  * session, as the message pipeline chains its steps), and each envelope is then handed to the
  * listeners — so listeners see a session's envelopes in `seq` order, each exactly once.
  *
- * An append that fails (Redis away) is retried after 50 ms, 250 ms, 1 s and 4 s while the session's
- * later events wait behind it; after the last attempt the event is **lost**: logged at error level
+ * An append that fails (Redis away) is retried — 50 ms, 250 ms, 1 s, 2 s, 4 s, then every 5 s, about
+ * 5 minutes in all — while the session's later events wait behind it (in memory, bounded below);
+ * after the last attempt the event is **lost**: logged at error level
  * with its session and name, counted in {@link lost}, not given to listeners (an envelope has no
  * seq without the log), and the session goes on with its next event. Events published while a
  * session already has {@link MAX_PENDING_PER_SESSION} waiting are lost the same way (bounded memory).

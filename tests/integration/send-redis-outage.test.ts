@@ -87,5 +87,33 @@ describe('sends while Redis is away', () => {
       await rm(outageDir, { recursive: true, force: true });
     }
   }, 40_000);
+
+  it('records and keeps an event that happened during an outage longer than the first retries (about 7 s), once Redis is back', async () => {
+    const outageDir = await mkdtemp(join(tmpdir(), 'wagw-outage-'));
+    let server = await startRedisServer({ dir: outageDir, appendOnly: true });
+    const logs = new LogCapture('warn');
+    const app = await startTestApp({ env: { REDIS_URL: server.url, REDIS_PREFIX: 'evout' } }, { logger: logs.logger });
+    try {
+      await readySession(app, 'sales');
+      await server.stop();
+      simulatorOf(app, 'sales').receive({ from: '5511977776666', type: 'text', text: 'said while Redis was away' });
+      // The recorder's sixth attempt comes after 50 ms + 250 ms + 1 s + 2 s + 4 s of failures.
+      await eventually(async () => (logs.lines('recording events in the event log failed; retrying').some((line) => Number(line.attempt) >= 6) ? true : null), 15_000);
+      expect(logs.lines('event lost')).toEqual([]);
+      server = await startRedisServer({ port: server.port, dir: outageDir, appendOnly: true });
+      const logged = await eventually(async () => {
+        const res = await app.app.inject({ url: '/api/v1/sessions/sales/events?afterSeq=0&limit=1000', headers: AUTH });
+        if (res.statusCode !== 200) return null;
+        const found = res.json<{ data: { event: string; data: { body?: string } }[] }>().data.find((e) => e.event === 'message' && e.data.body === 'said while Redis was away');
+        return found ?? null;
+      }, 15_000);
+      expect(logged).toBeDefined();
+      expect(app.app.gateway.events.lost).toBe(0);
+    } finally {
+      await app.close();
+      await server.stop();
+      await rm(outageDir, { recursive: true, force: true });
+    }
+  }, 45_000);
 });
 
