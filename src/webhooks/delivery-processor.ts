@@ -1,7 +1,7 @@
 import type { Logger } from '../logger.js';
 import type { SendJob, SendJobResult } from '../queue/send-queue.js';
 import type { DeliveryStore } from '../storage/delivery-store.js';
-import { FINAL_STATUSES, parseDeliveryJobId, withAttempt, type DeliveryError, type DeliveryRecord } from './delivery.js';
+import { FINAL_STATUSES, parseDeliveryJobIds, withAttempt, type DeliveryError, type DeliveryRecord } from './delivery.js';
 import type { SendOutcome, WebhookSender } from './webhook-sender.js';
 import type { WebhookTarget, WebhookTargets } from './webhook-targets.js';
 
@@ -47,9 +47,23 @@ export interface DeliveryProcessorDeps {
 export class DeliveryProcessor {
   constructor(private readonly deps: DeliveryProcessorDeps) {}
 
+  /**
+   * A job carries one delivery or several consecutive ones of its lane (a burst, see the fan-out):
+   * they are made in order; one that must wait or be retried ends the job with `retry`, and the
+   * next offer skips those already made.
+   */
   readonly process = async (job: SendJob, signal: AbortSignal): Promise<SendJobResult> => {
-    const ref = parseDeliveryJobId(job.messageId);
-    if (!ref) return DONE;
+    const refs = parseDeliveryJobIds(job.messageId);
+    if (!refs) return DONE;
+    let last: SendJobResult = DONE;
+    for (const ref of refs) {
+      last = await this.processOne(ref, signal);
+      if (last.outcome === 'retry') return last;
+    }
+    return last;
+  };
+
+  private async processOne(ref: { id: string; run: number }, signal: AbortSignal): Promise<SendJobResult> {
     // Record and body in one read: most jobs go on to an attempt.
     const found = await this.deps.store.getWithBody(ref.id);
     if (!found) return DONE;
@@ -78,7 +92,7 @@ export class DeliveryProcessor {
     // Closing: the job stays at the head of its lane for the next start; no attempt is counted.
     if (outcome.kind === 'interrupted') return { outcome: 'retry', delayMs: 0 };
     return this.record(record, target, outcome, at);
-  };
+  }
 
   /** Logs the attempt and decides what comes next: delivered, dead, or another attempt after a delay. */
   private async record(record: DeliveryRecord, target: WebhookTarget, outcome: Exclude<SendOutcome, { kind: 'interrupted' }>, at: string): Promise<SendJobResult> {

@@ -115,6 +115,20 @@ export function deliveryJobId(record: Pick<DeliveryRecord, 'id' | 'run'>): strin
   return `${record.id}.${record.run}`;
 }
 
+/** Joins the delivery job ids of a job that carries several deliveries of one lane, in order. */
+export const DELIVERY_JOB_SEPARATOR = ',';
+
+/** The deliveries a queue job carries, in order; null when any part is not a delivery job id. */
+export function parseDeliveryJobIds(jobId: string): { id: string; run: number }[] | null {
+  const refs: { id: string; run: number }[] = [];
+  for (const part of jobId.split(DELIVERY_JOB_SEPARATOR)) {
+    const ref = parseDeliveryJobId(part);
+    if (!ref) return null;
+    refs.push(ref);
+  }
+  return refs;
+}
+
 export function parseDeliveryJobId(jobId: string): { id: string; run: number } | null {
   const match = /^(dlv_[0-9a-f]{24})\.(\d{1,9})$/.exec(jobId);
   if (!match?.[1] || !match[2]) return null;

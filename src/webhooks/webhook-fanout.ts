@@ -2,11 +2,13 @@ import type { EnvelopeSource, EventEnvelope } from '../events/event-envelope.js'
 import type { Logger } from '../logger.js';
 import type { SendQueue } from '../queue/send-queue.js';
 import type { DeliveryStore } from '../storage/delivery-store.js';
-import { deliveryJobId, eventDeliveryId, newDelivery, type DeliveryRecord } from './delivery.js';
+import { DELIVERY_JOB_SEPARATOR, deliveryJobId, eventDeliveryId, newDelivery, type DeliveryRecord } from './delivery.js';
 import { laneKeyOf, toDeliveryTarget, type WebhookTarget, type WebhookTargets } from './webhook-targets.js';
 
 /** Envelopes read per page when catching up from the event log. */
 const CATCH_UP_PAGE = 500;
+/** Deliveries of one lane put in one queue job at most (a burst of envelopes costs one job per lane). */
+export const MAX_DELIVERIES_PER_JOB = 16;
 /** A session's stored cursor is written at the end of each burst of envelopes, and at least every this many envelopes. */
 const CURSOR_WRITE_EVERY = 100;
 /** Waits before a session whose fan-out failed (store or queue away) catches up from the log. */
@@ -25,7 +27,10 @@ export interface FanoutDeps {
 /**
  * Turns envelopes into deliveries: for each envelope, one delivery per matching target (a record in
  * the delivery store, then a job at the tail of the lane `<sessionId>.<targetId>`). A session's
- * envelopes are handled one at a time in seq order, so each lane gets them in seq order.
+ * envelopes are handled one at a time in seq order, so each lane gets them in seq order. The
+ * deliveries of a burst (envelopes handed over together) share jobs: one per lane for up to
+ * {@link MAX_DELIVERIES_PER_JOB}, made in order by the delivery processor — three BullMQ scripts
+ * per job instead of per delivery.
  *
  * Nothing is lost between the event log and the queue: the store keeps a per-session cursor (the
  * last seq fanned out), moved only once the envelope's jobs are queued — written once per burst of
@@ -41,6 +46,8 @@ export class WebhookFanout {
   private readonly cursors = new Map<string, number | null>();
   /** The cursor the store holds per session, as far as this instance wrote or read it. */
   private readonly storedCursors = new Map<string, number | null>();
+  /** Job ids of deliveries stored but not queued yet, per session, then per lane (queued at the end of a burst). */
+  private readonly unqueued = new Map<string, Map<string, string[]>>();
   /** Tasks chained per session and not finished (the running one included). */
   private readonly queuedTasks = new Map<string, number>();
   /** Sessions waiting to catch up after a failure: their live envelopes are left to the catch-up. */
@@ -109,6 +116,8 @@ export class WebhookFanout {
     this.deps.logger.error({ err: error, sessionId, retryInMs: delay }, 'webhook fan-out failed; catching up from the event log');
     this.cursors.delete(sessionId);
     this.storedCursors.delete(sessionId);
+    // Stored but not queued: the catch-up from the stored cursor (never past them) queues them again.
+    this.unqueued.delete(sessionId);
     const timer = setTimeout(() => {
       const state = this.recovering.get(sessionId);
       if (!state || this.closed) return;
@@ -150,6 +159,8 @@ export class WebhookFanout {
   private async persistCursor(sessionId: string, seq: number, more: boolean): Promise<void> {
     const stored = this.storedCursors.get(sessionId);
     if (more && stored !== undefined && stored !== null && seq - stored < CURSOR_WRITE_EVERY) return;
+    // Never past a delivery that is not queued yet.
+    await this.queueUnqueued(sessionId);
     await this.deps.store.setCursor(sessionId, seq);
     this.storedCursors.set(sessionId, seq);
   }
@@ -178,24 +189,45 @@ export class WebhookFanout {
   /** `more`: the session's next envelope follows at once (default: another fan-out of it is queued). */
   private async fanOut(envelope: EventEnvelope, more?: boolean): Promise<void> {
     const { sessionId } = envelope;
+    const followed = more ?? (this.queuedTasks.get(sessionId) ?? 0) > 1;
     const cursor = await this.cursorOf(sessionId);
-    if (cursor !== null && envelope.seq <= cursor) return;
-    const targets = this.deps.targets.matching(sessionId, envelope.event);
-    if (targets.length > 0) {
-      const body = JSON.stringify(envelope);
-      for (const target of targets) await this.enqueue(envelope, target, body);
+    if (cursor === null || envelope.seq > cursor) {
+      const targets = this.deps.targets.matching(sessionId, envelope.event);
+      if (targets.length > 0) {
+        const body = JSON.stringify(envelope);
+        for (const target of targets) await this.store(envelope, target, body);
+      }
+      this.cursors.set(sessionId, envelope.seq);
+      if (envelope.event === 'session.status' && envelope.data.reason === 'DELETED') {
+        await this.queueUnqueued(sessionId);
+        await this.deps.store.deleteCursor(sessionId);
+        this.cursors.delete(sessionId);
+        this.storedCursors.delete(sessionId);
+        return;
+      }
+      await this.persistCursor(sessionId, envelope.seq, followed);
     }
-    this.cursors.set(sessionId, envelope.seq);
-    if (envelope.event === 'session.status' && envelope.data.reason === 'DELETED') {
-      await this.deps.store.deleteCursor(sessionId);
-      this.cursors.delete(sessionId);
-      this.storedCursors.delete(sessionId);
-      return;
-    }
-    await this.persistCursor(sessionId, envelope.seq, more ?? (this.queuedTasks.get(sessionId) ?? 0) > 1);
+    if (!followed) await this.queueUnqueued(sessionId);
   }
 
-  private async enqueue(envelope: EventEnvelope, target: WebhookTarget, body: string): Promise<void> {
+  /**
+   * Queues the deliveries stored for a session and not queued yet: per lane, in order, up to
+   * {@link MAX_DELIVERIES_PER_JOB} in one job whose id lists them (so a catch-up that stores the
+   * same deliveries in another grouping makes other jobs, and none is skipped as already held).
+   */
+  private async queueUnqueued(sessionId: string): Promise<void> {
+    const lanes = this.unqueued.get(sessionId);
+    if (!lanes) return;
+    this.unqueued.delete(sessionId);
+    for (const [lane, jobIds] of lanes) {
+      for (let i = 0; i < jobIds.length; i += MAX_DELIVERIES_PER_JOB) {
+        await this.deps.queue.add({ sessionId: lane, messageId: jobIds.slice(i, i + MAX_DELIVERIES_PER_JOB).join(DELIVERY_JOB_SEPARATOR) });
+      }
+    }
+  }
+
+  /** Stores the delivery of `envelope` to `target` and notes its job, queued at the end of the burst. */
+  private async store(envelope: EventEnvelope, target: WebhookTarget, body: string): Promise<void> {
     const lane = laneKeyOf(envelope.sessionId, target.id);
     const record: DeliveryRecord = newDelivery({
       id: eventDeliveryId(envelope.id, lane),
@@ -215,6 +247,13 @@ export class WebhookFanout {
       if (!existing || existing.status === 'delivered' || existing.status === 'dead') return;
       job = existing;
     }
-    await this.deps.queue.add({ sessionId: lane, messageId: deliveryJobId(job) });
+    let lanes = this.unqueued.get(envelope.sessionId);
+    if (!lanes) {
+      lanes = new Map();
+      this.unqueued.set(envelope.sessionId, lanes);
+    }
+    const jobIds = lanes.get(lane) ?? [];
+    jobIds.push(deliveryJobId(job));
+    lanes.set(lane, jobIds);
   }
 }

@@ -38,9 +38,13 @@ describe.each(STORAGE_MODES)('message history and stats (%s)', (mode) => {
     await app.app.gateway.pipeline.idle();
 
     const inbound = await history(app, '?direction=inbound');
-    expect(inbound.data.map((r) => r.waMessageId)).toEqual([...waIds].reverse());
-    expect(inbound.data[1]).toMatchObject({ direction: 'inbound', status: 'received', chatId: '5511977776666@c.us', type: 'chat', content: { body: 'oi', from: '5511977776666@c.us' } });
-    expect(inbound.data[1]?.latency.receivedMs).toBeGreaterThanOrEqual(0);
+    // Newest first by createdAt, then id (two messages of the same millisecond tie on createdAt).
+    expect(new Set(inbound.data.map((r) => r.waMessageId))).toEqual(new Set(waIds));
+    const newestFirst = [...inbound.data].sort((a, b) => (a.createdAt === b.createdAt ? (a.id < b.id ? 1 : -1) : a.createdAt < b.createdAt ? 1 : -1));
+    expect(inbound.data.map((r) => r.id)).toEqual(newestFirst.map((r) => r.id));
+    const oi = inbound.data.find((r) => r.waMessageId === waIds[0]);
+    expect(oi).toMatchObject({ direction: 'inbound', status: 'received', chatId: '5511977776666@c.us', type: 'chat', content: { body: 'oi', from: '5511977776666@c.us' } });
+    expect(oi?.latency.receivedMs).toBeGreaterThanOrEqual(0);
 
     const all: MessageRecord[] = [];
     let cursor: string | null = '';
