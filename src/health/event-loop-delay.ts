@@ -1,7 +1,7 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 
 export interface EventLoopDelaySummary {
-  /** Milliseconds; null before any sample. */
+  /** Milliseconds; null until the first sample. */
   p50: number | null;
   p99: number | null;
   max: number | null;

@@ -9,9 +9,9 @@ export interface SendStatsSummary {
   acceptedMessages: number;
   /** Sends WhatsApp took (status `sent`). */
   processedMessages: number;
-  /** Sends that ended `failed` (any code, ACK_ERROR after `sent` included). */
+  /** Sends that ended `failed`, whatever the code (ACK_ERROR after `sent` included). */
   failedMessages: number;
-  /** Mean time of a send job that ended (engine call, media fetch, number lookup, typing), over the recent jobs; null before any. */
+  /** Mean time of a send job that ended (engine call, media fetch, number lookup, typing), over the recent jobs; null until one ended. */
   averageProcessingTimeMs: number | null;
   processingTimeMs: WindowSummary;
   /** Accepted → `sent`, over the recent sends. */

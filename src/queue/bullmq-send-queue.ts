@@ -151,6 +151,8 @@ export class BullmqSendQueue implements SendQueue {
    */
   private async dropEmptyLanes(listed: readonly string[]): Promise<string[]> {
     if (listed.length === 0) return [];
+    // One pipelined read for every listed lane (countLane would make a BullMQ Queue per lane: a
+    // thousand lanes at start). The key names are BullMQ's: `<prefix>:<queue>:wait|active|…`.
     const pipeline = this.producer.pipeline();
     for (const key of listed) {
       const base = `${this.settings.bullPrefix}:${laneQueueName(key, this.settings.queueName)}`;

@@ -195,7 +195,7 @@ export class WebhookFanout {
       const targets = this.deps.targets.matching(sessionId, envelope.event);
       if (targets.length > 0) {
         const body = JSON.stringify(envelope);
-        for (const target of targets) await this.store(envelope, target, body);
+        for (const target of targets) await this.storeDelivery(envelope, target, body);
       }
       this.cursors.set(sessionId, envelope.seq);
       if (envelope.event === 'session.status' && envelope.data.reason === 'DELETED') {
@@ -227,7 +227,7 @@ export class WebhookFanout {
   }
 
   /** Stores the delivery of `envelope` to `target` and notes its job, queued at the end of the burst. */
-  private async store(envelope: EventEnvelope, target: WebhookTarget, body: string): Promise<void> {
+  private async storeDelivery(envelope: EventEnvelope, target: WebhookTarget, body: string): Promise<void> {
     const lane = laneKeyOf(envelope.sessionId, target.id);
     const record: DeliveryRecord = newDelivery({
       id: eventDeliveryId(envelope.id, lane),

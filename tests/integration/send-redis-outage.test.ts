@@ -8,6 +8,21 @@ import { MessageStatusLog, accepted, eventually, getMessage, readySession, send,
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { AUTH, startTestApp, type TestApp } from '../helpers/test-app.js';
 
+/** An app on a Redis of its own (AOF on) that a test stops and starts again on the same port and data; its warnings captured. */
+async function withRestartableRedis(prefix: string, run: (app: TestApp, redis: { stop(): Promise<void>; restart(): Promise<void> }, logs: LogCapture) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'wagw-outage-'));
+  let server = await startRedisServer({ dir, appendOnly: true });
+  const logs = new LogCapture('warn');
+  const app = await startTestApp({ env: { REDIS_URL: server.url, REDIS_PREFIX: prefix } }, { logger: logs.logger });
+  try {
+    await run(app, { stop: () => server.stop(), restart: async () => void (server = await startRedisServer({ port: server.port, dir, appendOnly: true })) }, logs);
+  } finally {
+    await app.close();
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 describe('sends while Redis is away', () => {
   let redis: RedisServer | undefined;
   let t: TestApp | undefined;
@@ -51,11 +66,7 @@ describe('sends while Redis is away', () => {
   }, 40_000);
 
   it('keeps a send WhatsApp took while Redis went away: its id is written once Redis is back, never failed SEND_INTERRUPTED', async () => {
-    const outageDir = await mkdtemp(join(tmpdir(), 'wagw-outage-'));
-    let server = await startRedisServer({ dir: outageDir, appendOnly: true });
-    const logs = new LogCapture('warn');
-    const app = await startTestApp({ env: { REDIS_URL: server.url, REDIS_PREFIX: 'took' } }, { logger: logs.logger });
-    try {
+    await withRestartableRedis('took', async (app, redis, logs) => {
       await readySession(app, 'sales');
       const sim = simulatorOf(app, 'sales');
       sim.setFaults({ sendLatencyMs: 800 });
@@ -70,37 +81,29 @@ describe('sends while Redis is away', () => {
       const record = await accepted(app, 'sales', { to: '5511999991234', type: 'text', text: 'in flight' });
       // The engine call is under way once the attempt is recorded.
       await eventually(async () => ((await getMessage(app, 'sales', record.id)).attempts === 1 ? true : null));
-      await server.stop();
+      await redis.stop();
       await engineReturned;
       // Its result could not be written (retried by the processor; before the fix: the job failed and came back).
       await eventually(async () => (logs.lines('recording a send WhatsApp took failed').length + logs.lines('send job failed unexpectedly').length > 0 ? true : null));
-      server = await startRedisServer({ port: server.port, dir: outageDir, appendOnly: true });
+      await redis.restart();
       const stored = await eventually(async () => {
         const res = await app.app.inject({ url: `/api/v1/sessions/sales/messages/${record.id}`, headers: AUTH });
         return res.statusCode === 200 && res.json<MessageRecord>().waMessageId !== null ? res.json<MessageRecord>() : null;
       }, 15_000);
       expect(stored).toMatchObject({ attempts: 1, error: null });
       expect(['sent', 'delivered', 'read']).toContain(stored.status);
-    } finally {
-      await app.close();
-      await server.stop();
-      await rm(outageDir, { recursive: true, force: true });
-    }
+    });
   }, 40_000);
 
   it('records and keeps an event that happened during an outage longer than the first retries (about 7 s), once Redis is back', async () => {
-    const outageDir = await mkdtemp(join(tmpdir(), 'wagw-outage-'));
-    let server = await startRedisServer({ dir: outageDir, appendOnly: true });
-    const logs = new LogCapture('warn');
-    const app = await startTestApp({ env: { REDIS_URL: server.url, REDIS_PREFIX: 'evout' } }, { logger: logs.logger });
-    try {
+    await withRestartableRedis('evout', async (app, redis, logs) => {
       await readySession(app, 'sales');
-      await server.stop();
+      await redis.stop();
       simulatorOf(app, 'sales').receive({ from: '5511977776666', type: 'text', text: 'said while Redis was away' });
       // The recorder's sixth attempt comes after 50 ms + 250 ms + 1 s + 2 s + 4 s of failures.
       await eventually(async () => (logs.lines('recording events in the event log failed; retrying').some((line) => Number(line.attempt) >= 6) ? true : null), 15_000);
       expect(logs.lines('event lost')).toEqual([]);
-      server = await startRedisServer({ port: server.port, dir: outageDir, appendOnly: true });
+      await redis.restart();
       const logged = await eventually(async () => {
         const res = await app.app.inject({ url: '/api/v1/sessions/sales/events?afterSeq=0&limit=1000', headers: AUTH });
         if (res.statusCode !== 200) return null;
@@ -109,11 +112,6 @@ describe('sends while Redis is away', () => {
       }, 15_000);
       expect(logged).toBeDefined();
       expect(app.app.gateway.events.lost).toBe(0);
-    } finally {
-      await app.close();
-      await server.stop();
-      await rm(outageDir, { recursive: true, force: true });
-    }
+    });
   }, 45_000);
 });
-
