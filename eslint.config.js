@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'sessions/**', 'bench/results/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'sessions/**', 'bench/results/**', '.puppeteerrc.cjs'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
