@@ -5,9 +5,11 @@
  *
  * One real redis-server (bench/lib/redis.ts). The gateway is built in this process
  * (`buildApp(loadConfig(env))`, Redis mode, APP_WEBHOOK_URL → the receiver, APP_WEBHOOK_EVENTS=message,
- * one WEBHOOK_SECRET) with a few ready simulator sessions; the receiver runs in the same process too,
- * so injection and reception read the same clock. An event is injected with the simulator engine's
- * `receive()` (the text is its sequence number); the receiver reads the envelope's `data.body`,
+ * one WEBHOOK_SECRET) with a few ready simulator sessions; the receiver runs in a worker thread of
+ * this process (workers/webhook-receiver.worker.ts), off the gateway's event loop as the monolith
+ * is in production, and both read the same wall clock at sub-millisecond resolution. An event is
+ * injected with the simulator engine's `receive()` (the text is its sequence number); the receiver
+ * reads the envelope's `data.body`,
  * stamps the time the POST's body was complete and answers 200. The bare baseline POSTs the same
  * number of bytes (a captured gateway envelope with another sequence number) signed with the same
  * secret by src/webhooks/webhook-signer.ts, through a keep-alive undici Agent, to the same receiver.
@@ -19,13 +21,11 @@
  * events in flight (a new one is injected whenever one is received), for a bounded count. The
  * ceilings run before the open loops, the gateway's open loop last (up to 90 s to drain).
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import { Worker } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
-import { Webhook } from 'standardwebhooks';
 import { Agent, request } from 'undici';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
@@ -39,6 +39,7 @@ import { row, type BenchResult } from './lib/result.js';
 import { waitForQuiet } from './lib/send-harness.js';
 import { round, sleep } from './lib/stats.js';
 import { tempDir, type TempDir } from './lib/temp.js';
+import type { ReceiverMessage, ReceiverStats } from './workers/webhook-receiver.worker.js';
 
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const CONTACT = '5511977776666@c.us';
@@ -59,75 +60,58 @@ export interface WebhookLatencyOptions {
   ceilingWindow?: number;
 }
 
-/** What the receiver saw, by sequence number. */
+/** What the receiver (a worker thread, see workers/webhook-receiver.worker.ts) saw, by sequence number. */
 interface Receiver {
   url: string;
+  /** seq → wall-clock ms of reception (`wallNow()` of the receiver's thread). */
   received: Map<number, number>;
-  duplicates: number;
-  unparsed: number;
-  verified: number;
-  verifyFailures: number;
-  bodyBytes: number[];
-  /** The last gateway body seen (the bare side's template). */
-  sample: string | null;
-  /** Called on each first reception. */
+  /** Called on each first reception, once its message reaches this thread. */
   onReceive: ((seq: number) => void) | null;
+  stats(): Promise<ReceiverStats>;
   close(): Promise<void>;
 }
 
+/** Wall-clock milliseconds, sub-millisecond resolution, comparable between threads. */
+const wallNow = (): number => performance.timeOrigin + performance.now();
+
 async function startReceiver(): Promise<Receiver> {
-  const wh = new Webhook(SECRET);
-  const state: Omit<Receiver, 'url' | 'close'> = { received: new Map(), duplicates: 0, unparsed: 0, verified: 0, verifyFailures: 0, bodyBytes: [], sample: null, onReceive: null };
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const at = performance.now();
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
-      const body = Buffer.concat(chunks).toString('utf8');
-      let seq = Number.NaN;
-      try {
-        const envelope = JSON.parse(body) as { data?: { body?: unknown } };
-        seq = Number(envelope.data?.body);
-      } catch {
-        // counted below
+  // The thread registers tsx first (threads do not inherit it), then loads the TypeScript module.
+  const entry = new URL('./workers/webhook-receiver.worker.ts', import.meta.url).href;
+  const bootstrap = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`;
+  const worker = new Worker(bootstrap, { eval: true, workerData: { secret: SECRET, verifyEvery: VERIFY_EVERY } });
+  const received = new Map<number, number>();
+  let statsWaiter: ((stats: ReceiverStats) => void) | null = null;
+  const receiver: Receiver = {
+    url: '',
+    received,
+    onReceive: null,
+    stats: () =>
+      new Promise<ReceiverStats>((resolve) => {
+        statsWaiter = resolve;
+        worker.postMessage({ type: 'stats' });
+      }),
+    close: async () => {
+      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      worker.postMessage({ type: 'close' });
+      await Promise.race([exited, sleep(5_000)]);
+      await worker.terminate();
+    },
+  };
+  const ready = new Promise<number>((resolve, reject) => {
+    worker.once('error', reject);
+    worker.on('message', (message: ReceiverMessage) => {
+      if (message.type === 'received') {
+        received.set(message.seq, message.at);
+        receiver.onReceive?.(message.seq);
+      } else if (message.type === 'ready') resolve(message.port);
+      else {
+        const { type: _type, ...stats } = message;
+        statsWaiter?.(stats);
+        statsWaiter = null;
       }
-      if (!Number.isSafeInteger(seq)) {
-        state.unparsed += 1;
-        return;
-      }
-      if (state.received.has(seq)) {
-        state.duplicates += 1;
-        return;
-      }
-      state.received.set(seq, at);
-      if (state.bodyBytes.length < 1_000) state.bodyBytes.push(Buffer.byteLength(body));
-      if (req.url === '/hook') state.sample = body;
-      if (seq % VERIFY_EVERY === 0) {
-        try {
-          wh.verify(body, {
-            'webhook-id': String(req.headers['webhook-id']),
-            'webhook-timestamp': String(req.headers['webhook-timestamp']),
-            'webhook-signature': String(req.headers['webhook-signature']),
-          });
-          state.verified += 1;
-        } catch {
-          state.verifyFailures += 1;
-        }
-      }
-      state.onReceive?.(seq);
     });
   });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  const receiver = state as Receiver;
-  receiver.url = `http://127.0.0.1:${port}`;
-  receiver.close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
+  receiver.url = `http://127.0.0.1:${await ready}`;
   return receiver;
 }
 
@@ -183,7 +167,7 @@ async function runPhase(side: Side, receiver: Receiver, redis: Redis, label: str
   let nextIndex = 0;
   const injectOne = (): void => {
     const i = nextIndex++;
-    injectedAt[i] = performance.now();
+    injectedAt[i] = wallNow();
     side.inject(first + i);
   };
   receiver.onReceive = (seq) => {
@@ -196,19 +180,19 @@ async function runPhase(side: Side, receiver: Receiver, redis: Redis, label: str
   const redisBefore = await redisCpuSeconds(redis);
   const machineBefore = machineBusyMs();
   const ownBefore = ownCpuMs();
-  const t0 = performance.now();
+  const t0 = wallNow();
   if (input.mode === 'open') {
     const interval = 1_000 / input.rate;
     await new Promise<void>((resolve) => {
       const tick = (): void => {
-        const now = performance.now();
+        const now = wallNow();
         while (nextIndex < input.count && t0 + nextIndex * interval <= now) {
           const due = t0 + nextIndex * interval;
           injectOne();
           lag.push((injectedAt[nextIndex - 1] ?? due) - due);
         }
         if (nextIndex >= input.count) resolve();
-        else setTimeout(tick, Math.max(0, Math.min(1, t0 + nextIndex * interval - performance.now())));
+        else setTimeout(tick, Math.max(0, Math.min(1, t0 + nextIndex * interval - wallNow())));
       };
       tick();
     });
@@ -216,7 +200,7 @@ async function runPhase(side: Side, receiver: Receiver, redis: Redis, label: str
     for (let k = 0; k < Math.min(input.window, input.count); k++) injectOne();
   }
   await Promise.race([done, sleep(input.mode === 'open' ? graceMs : 60_000)]);
-  const t1 = performance.now();
+  const t1 = wallNow();
   const redisAfter = await redisCpuSeconds(redis);
   const machineMs = machineBusyMs() - machineBefore;
   const ownMs = ownCpuMs() - ownBefore;
@@ -363,9 +347,10 @@ export async function runWebhookLatency(options: WebhookLatencyOptions = {}): Pr
 
     console.log(`  webhook-latency: warm-up (${warmupCount} events each), open loop ${rate}/s for ${seconds} s, ceiling (closed, ${ceilingWindow} in flight, ${ceilingCount} events)`);
     results.gateway = { warmup: await runPhase(gw, recv, redis, 'warm-up', { mode: 'closed', window: 50, count: warmupCount }) };
-    if (recv.sample === null) throw new Error('no gateway webhook received during the warm-up');
+    const sample = (await recv.stats()).sample;
+    if (sample === null) throw new Error('no gateway webhook received during the warm-up');
     const bareErrors = { count: 0 };
-    const bare = bareSide(recv.url, recv.sample, bareErrors);
+    const bare = bareSide(recv.url, sample, bareErrors);
     agent = bare.agent;
     results.bare = { warmup: await runPhase(bare.side, recv, redis, 'warm-up', { mode: 'closed', window: 50, count: warmupCount }) };
 
@@ -380,10 +365,11 @@ export async function runWebhookLatency(options: WebhookLatencyOptions = {}): Pr
 
     const g = results.gateway as SideResult;
     const b = results.bare as SideResult;
-    const sizes = [...recv.bodyBytes].sort((x, y) => x - y);
+    const seen = await recv.stats();
+    const sizes = [...seen.bodyBytes].sort((x, y) => x - y);
     return report(g, b, performance.now() - started, {
       settings: { rate, seconds, warmupCount, ceilingCount, ceilingWindow, sessions: SESSIONS, verifyEvery: VERIFY_EVERY },
-      receiver: { duplicates: recv.duplicates, unparsed: recv.unparsed, verified: recv.verified, verifyFailures: recv.verifyFailures, bodyBytes: { min: sizes[0] ?? 0, max: sizes[sizes.length - 1] ?? 0 } },
+      receiver: { duplicates: seen.duplicates, unparsed: seen.unparsed, verified: seen.verified, verifyFailures: seen.verifyFailures, bodyBytes: { min: sizes[0] ?? 0, max: sizes[sizes.length - 1] ?? 0 } },
       bareRequestErrors: bareErrors.count,
     });
   } finally {

@@ -1,7 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 
-const digest = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
+/** One-shot hash: no Hash object per request. */
+const digest = (value: string): Buffer => hash('sha256', value, 'buffer');
 
 /**
  * Returns a matcher that compares a candidate with every configured key in constant time,

@@ -4,11 +4,13 @@ import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
+import { batchedRedisRateLimitStore } from './batched-rate-limit-store.js';
 
 /**
  * RATE_LIMIT_MAX requests per RATE_LIMIT_WINDOW per API key (per IP without one), shared through
- * Redis when configured. A Redis hiccup never blocks requests (skipOnError). Its per-route hook
- * runs before the auth check, so callers without a valid key are limited per IP.
+ * Redis when configured — the requests of one event-loop turn counted with one command (see
+ * `batched-rate-limit-store.ts`). A Redis hiccup never blocks requests (skipOnError). Its per-route
+ * hook runs before the auth check, so callers without a valid key are limited per IP.
  */
 async function rateLimitPlugin(app: FastifyInstance, options: { config: Config; redis: Redis | null }): Promise<void> {
   const { config, redis } = options;
@@ -16,7 +18,7 @@ async function rateLimitPlugin(app: FastifyInstance, options: { config: Config; 
     global: true,
     max: config.rateLimit.max,
     timeWindow: config.rateLimit.windowMs,
-    ...(redis ? { redis, nameSpace: `${config.redisPrefix}:ratelimit:` } : {}),
+    ...(redis ? { store: batchedRedisRateLimitStore(redis, `${config.redisPrefix}:ratelimit:`) } : {}),
     skipOnError: true,
     keyGenerator: (request) => (request.apiKeyId ? `key:${request.apiKeyId}` : `ip:${request.ip}`),
     errorResponseBuilder: (_request, context) =>

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { LuaScript } from './lua-script.js';
 import type { MessageRecord, StatusUpdate } from '../../messages/message.js';
@@ -235,7 +235,7 @@ export class RedisMessageStore implements MessageStore {
       const outcome = change(before);
       if (!outcome.write) return outcome.result;
       const keys = this.keysOf(outcome.record);
-      const expected = createHash('sha1').update(raw).digest('hex');
+      const expected = hash('sha1', raw, 'hex');
       const chatChanged = outcome.record.chatId === chatBefore ? '0' : '1';
       const written = await CAS.run(this.redis, keys, [expected, JSON.stringify(outcome.record), String(this.ttlMs), id, String(Date.parse(outcome.record.createdAt)), chatChanged]);
       if (written === 1) return outcome.result;
