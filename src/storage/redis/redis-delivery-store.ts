@@ -1,3 +1,4 @@
+import { hash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { DeliveryRecord, DeliveryStatus } from '../../webhooks/delivery.js';
 import type { DeliveryPage, DeliveryQuery, DeliveryStore } from '../delivery-store.js';
@@ -17,13 +18,14 @@ end
 return 1`);
 
 /**
- * Compare-and-set of a record's JSON: moves it from the old status indexes to the new ones and
- * refreshes the TTL of the record, its body and its indexes. -1 unknown id, 0 changed meanwhile.
+ * Compare-and-set of a record's JSON (compared by SHA1: 40 bytes on the wire instead of the
+ * record): moves it from the old status indexes to the new ones and refreshes the TTL of the
+ * record, its body and its indexes. -1 unknown id, 0 changed meanwhile.
  */
 const CAS = new LuaScript(`
 local current = redis.call('GET', KEYS[1])
 if not current then return -1 end
-if current ~= ARGV[1] then return 0 end
+if redis.sha1hex(current) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
 if KEYS[3] ~= KEYS[5] then
@@ -35,6 +37,9 @@ for i = 5, 8 do
   redis.call('PEXPIRE', KEYS[i], ARGV[3])
 end
 return 1`);
+
+/** Fresh deliveries kept in memory for their first read (see {@link RedisDeliveryStore}): ~1 KB each. */
+export const FRESH_DELIVERIES_KEPT = 2_000;
 
 /** Moves a cursor forward only. */
 const SET_CURSOR = new LuaScript(`
@@ -87,8 +92,17 @@ return out`);
  * the same script as the compare-and-set. Members whose record expired are removed when a listing
  * meets them, members older than the retention are trimmed on insert. Fan-out cursors live at
  * `<prefix>:whcursor:<sessionId>`. The connection belongs to the caller.
+ *
+ * Deliveries this instance inserted and has not read or changed since are kept in memory (up to
+ * {@link FRESH_DELIVERIES_KEPT}, oldest dropped first), so that the first `getWithBody` of a fresh
+ * delivery — its first attempt, right after the fan-out made it — costs no round trip. Any
+ * `modify` forgets the entry. This relies on one gateway process per REDIS_PREFIX (as the queues
+ * do): another process's change to a delivery still in memory here would not be seen before the
+ * compare-and-set, which then fails (an extra attempt of an at-least-once delivery, never a lost one).
  */
 export class RedisDeliveryStore implements DeliveryStore {
+  private readonly fresh = new Map<string, { raw: string; body: string }>();
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
@@ -120,8 +134,16 @@ export class RedisDeliveryStore implements DeliveryStore {
       this.indexKey(record.sessionId, record.status),
     ];
     const cutoff = Date.now() - this.retentionMs;
-    const inserted = await INSERT.run(this.redis, keys, [JSON.stringify(record), body, String(this.retentionMs), String(Date.parse(record.createdAt)), record.id, String(cutoff)]);
-    return inserted === 1;
+    const raw = JSON.stringify(record);
+    const inserted = (await INSERT.run(this.redis, keys, [raw, body, String(this.retentionMs), String(Date.parse(record.createdAt)), record.id, String(cutoff)])) === 1;
+    if (inserted) {
+      this.fresh.set(record.id, { raw, body });
+      if (this.fresh.size > FRESH_DELIVERIES_KEPT) {
+        const oldest = this.fresh.keys().next();
+        if (oldest.done !== true) this.fresh.delete(oldest.value);
+      }
+    }
+    return inserted;
   }
 
   async get(id: string): Promise<DeliveryRecord | null> {
@@ -134,11 +156,17 @@ export class RedisDeliveryStore implements DeliveryStore {
   }
 
   async getWithBody(id: string): Promise<{ record: DeliveryRecord; body: string | null } | null> {
+    const fresh = this.fresh.get(id);
+    if (fresh) {
+      this.fresh.delete(id);
+      return { record: JSON.parse(fresh.raw) as DeliveryRecord, body: fresh.body };
+    }
     const [raw, body] = await this.redis.mget(this.recordKey(id), this.bodyKey(id));
     return raw === null || raw === undefined ? null : { record: JSON.parse(raw) as DeliveryRecord, body: body ?? null };
   }
 
   async modify<T>(id: string, change: (record: DeliveryRecord) => { record?: DeliveryRecord | undefined; result: T }, current?: DeliveryRecord): Promise<T | null> {
+    this.fresh.delete(id);
     // A record read from here serialises back to the stored bytes: the compare-and-set checks them.
     let known = current === undefined ? null : JSON.stringify(current);
     for (let attempt = 0; attempt < 50; attempt++) {
@@ -159,7 +187,7 @@ export class RedisDeliveryStore implements DeliveryStore {
         this.indexKey(undefined, undefined),
         this.indexKey(after.sessionId, undefined),
       ];
-      const written = await CAS.run(this.redis, keys, [raw, JSON.stringify(after), String(this.retentionMs), id, String(Date.parse(after.createdAt))]);
+      const written = await CAS.run(this.redis, keys, [hash('sha1', raw, 'hex'), JSON.stringify(after), String(this.retentionMs), id, String(Date.parse(after.createdAt))]);
       if (written === 1) return outcome.result;
       if (written === -1) return null;
     }
