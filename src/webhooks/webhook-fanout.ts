@@ -11,6 +11,11 @@ const CATCH_UP_PAGE = 500;
 export const MAX_DELIVERIES_PER_JOB = 16;
 /** A session's stored cursor is written at the end of each burst of envelopes, and at least every this many envelopes. */
 const CURSOR_WRITE_EVERY = 100;
+/**
+ * …but not more often than this: the end of a burst sooner after the last write schedules the
+ * write for then (one write for many small bursts, such as events arriving one by one).
+ */
+export const CURSOR_WRITE_INTERVAL_MS = 250;
 /** Waits before a session whose fan-out failed (store or queue away) catches up from the log. */
 const RECOVERY_DELAYS_MS: readonly number[] = [1_000, 2_000, 5_000, 10_000, 30_000];
 
@@ -50,6 +55,10 @@ export class WebhookFanout {
   private readonly unqueued = new Map<string, Map<string, string[]>>();
   /** Tasks chained per session and not finished (the running one included). */
   private readonly queuedTasks = new Map<string, number>();
+  /** When the stored cursor was last written, per session (Date.now()). */
+  private readonly cursorWrittenAt = new Map<string, number>();
+  /** Cursor writes scheduled for later (see CURSOR_WRITE_INTERVAL_MS), per session. */
+  private readonly cursorTimers = new Map<string, NodeJS.Timeout>();
   /** Sessions waiting to catch up after a failure: their live envelopes are left to the catch-up. */
   private readonly recovering = new Map<string, { attempt: number; timer: NodeJS.Timeout | null; resumeAfter: number | null }>();
   private readonly unsubscribe: () => void;
@@ -80,6 +89,12 @@ export class WebhookFanout {
     this.unsubscribe();
     for (const state of this.recovering.values()) if (state.timer) clearTimeout(state.timer);
     this.recovering.clear();
+    // Scheduled cursor writes are made now (a cursor left behind would only cost a longer catch-up).
+    for (const [sessionId, timer] of this.cursorTimers) {
+      clearTimeout(timer);
+      this.run(sessionId, () => this.flushCursor(sessionId));
+    }
+    this.cursorTimers.clear();
     await this.idle();
   }
 
@@ -153,16 +168,49 @@ export class WebhookFanout {
   /**
    * Moves the stored cursor to `seq` unless more of the session's envelopes follow at once (`more`)
    * and it moved less than {@link CURSOR_WRITE_EVERY} ago: one write per burst instead of one per
-   * envelope. A cursor left behind by a crash only makes the catch-up fan out a few envelopes
-   * again, which finds their deliveries and queues none twice. A first cursor is written at once.
+   * envelope. A burst that ends within {@link CURSOR_WRITE_INTERVAL_MS} of the last write schedules
+   * the write instead (one for every small burst until then). A cursor left behind by a crash only
+   * makes the catch-up fan out a few envelopes again, which finds their deliveries and queues none
+   * twice. A first cursor is written at once.
    */
   private async persistCursor(sessionId: string, seq: number, more: boolean): Promise<void> {
     const stored = this.storedCursors.get(sessionId);
-    if (more && stored !== undefined && stored !== null && seq - stored < CURSOR_WRITE_EVERY) return;
+    if (stored !== undefined && stored !== null && seq - stored < CURSOR_WRITE_EVERY) {
+      if (more) return;
+      const sinceWrite = Date.now() - (this.cursorWrittenAt.get(sessionId) ?? 0);
+      if (sinceWrite < CURSOR_WRITE_INTERVAL_MS) {
+        this.scheduleCursorWrite(sessionId, CURSOR_WRITE_INTERVAL_MS - sinceWrite);
+        return;
+      }
+    }
+    await this.writeCursor(sessionId, seq);
+  }
+
+  private async writeCursor(sessionId: string, seq: number): Promise<void> {
     // Never past a delivery that is not queued yet.
     await this.queueUnqueued(sessionId);
     await this.deps.store.setCursor(sessionId, seq);
     this.storedCursors.set(sessionId, seq);
+    this.cursorWrittenAt.set(sessionId, Date.now());
+  }
+
+  /** Writes the session's cursor in `delayMs`, in its chain (after the fan-outs before it); one pending write per session. */
+  private scheduleCursorWrite(sessionId: string, delayMs: number): void {
+    if (this.cursorTimers.has(sessionId)) return;
+    const timer = setTimeout(() => {
+      this.cursorTimers.delete(sessionId);
+      if (!this.closed) this.run(sessionId, () => this.flushCursor(sessionId));
+    }, delayMs);
+    timer.unref();
+    this.cursorTimers.set(sessionId, timer);
+  }
+
+  /** Writes the last seq fanned out, if the stored cursor is behind it (a failure or a deletion since cleared it: nothing). */
+  private async flushCursor(sessionId: string): Promise<void> {
+    const seq = this.cursors.get(sessionId);
+    const stored = this.storedCursors.get(sessionId);
+    if (seq === undefined || seq === null || stored === undefined || (stored !== null && stored >= seq)) return;
+    await this.writeCursor(sessionId, seq);
   }
 
   /**

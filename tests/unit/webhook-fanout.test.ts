@@ -7,7 +7,7 @@ import { MemoryDeliveryStore } from '../../src/storage/memory/memory-delivery-st
 import type { SessionWebhook } from '../../src/sessions/session.js';
 import { eventDeliveryId, newDelivery } from '../../src/webhooks/delivery.js';
 import { scheduledDelay } from '../../src/webhooks/delivery-processor.js';
-import { MAX_DELIVERIES_PER_JOB, WebhookFanout } from '../../src/webhooks/webhook-fanout.js';
+import { CURSOR_WRITE_INTERVAL_MS, MAX_DELIVERIES_PER_JOB, WebhookFanout } from '../../src/webhooks/webhook-fanout.js';
 import { WebhookTargets, laneKeyOf, sessionTargetId, type SessionWebhookAccess } from '../../src/webhooks/webhook-targets.js';
 import { LogCapture } from '../helpers/log-capture.js';
 
@@ -153,11 +153,35 @@ describe('webhook fan-out', () => {
     expect(Math.max(...jobs.map((j) => j.split(',').length))).toBe(MAX_DELIVERIES_PER_JOB);
     const order = await Promise.all(jobs.flatMap((j) => j.split(',')).map(async (ref) => (await store.get(ref.split('.')[0] ?? ''))?.seq));
     expect(order).toEqual(Array.from({ length: 251 }, (_, i) => i + 1));
-    expect(store.writes).toEqual([1, 101, 201, 251]);
+    // The burst's last write comes within CURSOR_WRITE_INTERVAL_MS of the one before: scheduled.
+    await vi.waitFor(() => expect(store.writes).toEqual([1, 101, 201, 251]), { timeout: 5_000, interval: 10 });
     expect(await store.getCursor('s')).toBe(251);
     log.append('s');
     await fanout.idle();
-    expect(store.writes.at(-1)).toBe(252);
+    await vi.waitFor(() => expect(store.writes.at(-1)).toBe(252), { timeout: 5_000, interval: 10 });
+  });
+
+  it(`writes the cursor of envelopes arriving one by one at most every ${CURSOR_WRITE_INTERVAL_MS} ms, and on close`, async () => {
+    const store = new CursorLog();
+    const { log, fanout, seqsQueued } = setup({ store });
+    fanout.start(['s']);
+    await fanout.idle();
+    const started = Date.now();
+    log.append('s');
+    await fanout.idle();
+    expect(store.writes).toEqual([1]); // the first cursor at once
+    for (let i = 0; i < 5; i++) {
+      log.append('s');
+      await fanout.idle();
+    }
+    // Each envelope is queued at once; only the cursor waits.
+    expect(await seqsQueued('s')).toEqual([1, 2, 3, 4, 5, 6]);
+    if (Date.now() - started < CURSOR_WRITE_INTERVAL_MS) expect(store.writes).toEqual([1]);
+    await vi.waitFor(() => expect(store.writes).toEqual([1, 6]), { timeout: 5_000, interval: 10 });
+    log.append('s');
+    await fanout.idle();
+    await fanout.close();
+    expect(store.writes).toEqual([1, 6, 7]);
   });
 
   it('does not send the history of a session it never fanned out; envelopes before start are left to the catch-up', async () => {
@@ -235,7 +259,8 @@ describe('webhook fan-out', () => {
       poll();
     });
     expect(queued).toEqual([1, 2, 3, 4, 5]);
-    expect(await store.getCursor('s')).toBe(5);
+    // Written at once, or within CURSOR_WRITE_INTERVAL_MS of the write before.
+    await vi.waitFor(async () => expect(await store.getCursor('s')).toBe(5), { timeout: 5_000, interval: 10 });
   });
 });
 
