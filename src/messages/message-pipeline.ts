@@ -134,6 +134,15 @@ export class MessagePipeline {
    * record says of the media). Never throws; what became of the media, for the `message` event.
    */
   private async receive(sessionId: string, m: InboundMessage, seenAt: Date): Promise<InboundMediaOutcome> {
+    if (!m.media) {
+      // Nothing to download: the duplicate check and the insert are one step (one round trip).
+      try {
+        await this.storeInbound(sessionId, m, seenAt, { media: null, mediaError: m.mediaError }, true);
+      } catch (error) {
+        this.deps.logger.error({ err: error, sessionId, event: 'message' }, 'recording an engine event in the message store failed');
+      }
+      return { media: null, mediaError: m.mediaError };
+    }
     let existing: MessageRecord | null = null;
     try {
       existing = await this.deps.store.findByWaMessageId(sessionId, m.waMessageId);
@@ -162,33 +171,34 @@ export class MessagePipeline {
     }
   }
 
-  private async storeInbound(sessionId: string, m: InboundMessage, seenAt: Date, media: InboundMediaOutcome): Promise<void> {
+  /** `unlessKnown`: skipped when the session has a record of this WhatsApp id already (a repeated event). */
+  private async storeInbound(sessionId: string, m: InboundMessage, seenAt: Date, media: InboundMediaOutcome, unlessKnown = false): Promise<void> {
     const receivedMs = m.timestamp > 0 ? Math.max(0, seenAt.getTime() - m.timestamp * 1000) : null;
-    await this.deps.store.insert(
-      newRecord({
-        sessionId,
-        chatId: m.chatId,
-        direction: 'inbound',
-        type: m.type,
-        status: 'received',
-        waMessageId: m.waMessageId,
-        content: {
-          body: m.body,
-          from: m.from,
-          ...(m.fromPhone ? { fromPhone: m.fromPhone } : {}),
-          author: m.author,
-          hasMedia: m.hasMedia,
-          media: media.media,
-          ...(media.mediaError ? { mediaError: media.mediaError } : {}),
-          quotedMessageId: m.quotedMessageId,
-          mentions: m.mentions,
-          ...(m.location ? { location: m.location } : {}),
-          timestamp: m.timestamp,
-        },
-        createdAt: seenAt.toISOString(),
-        latency: { toSentMs: null, toDeliveredMs: null, toReadMs: null, receivedMs },
-      }),
-    );
+    const record = newRecord({
+      sessionId,
+      chatId: m.chatId,
+      direction: 'inbound',
+      type: m.type,
+      status: 'received',
+      waMessageId: m.waMessageId,
+      content: {
+        body: m.body,
+        from: m.from,
+        ...(m.fromPhone ? { fromPhone: m.fromPhone } : {}),
+        author: m.author,
+        hasMedia: m.hasMedia,
+        media: media.media,
+        ...(media.mediaError ? { mediaError: media.mediaError } : {}),
+        quotedMessageId: m.quotedMessageId,
+        mentions: m.mentions,
+        ...(m.location ? { location: m.location } : {}),
+        timestamp: m.timestamp,
+      },
+      createdAt: seenAt.toISOString(),
+      latency: { toSentMs: null, toDeliveredMs: null, toReadMs: null, receivedMs },
+    });
+    if (unlessKnown) await this.deps.store.insertUnlessKnown({ ...record, waMessageId: m.waMessageId });
+    else await this.deps.store.insert(record);
   }
 
   private async note(sessionId: string, waMessageId: string, change: (content: Record<string, unknown>) => Record<string, unknown> | null): Promise<string | null> {

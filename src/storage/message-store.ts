@@ -24,6 +24,12 @@ export interface MessageStore {
    * retention until {@link dropPayload}.
    */
   insert(record: MessageRecord, payload?: string): Promise<boolean>;
+  /**
+   * Inserts a record that carries a WhatsApp id unless the session already has a record with that
+   * id (a repeated engine event); false when skipped. One atomic step: the inbound path's lookup
+   * and insert in one round trip.
+   */
+  insertUnlessKnown(record: MessageRecord & { waMessageId: string }): Promise<boolean>;
   getPayload(id: string): Promise<string | null>;
   /** The record and its payload in one read (the send worker's first step); null when the record is unknown. */
   getWithPayload(id: string): Promise<{ record: MessageRecord; payload: string | null } | null>;

@@ -79,6 +79,21 @@ export function describeMessageStoreContract(name: string, harness: MessageStore
       expect(await store.setWaMessageId('msg_unknown', 'wa')).toBe(false);
     }));
 
+    it('inserts an inbound record unless its WhatsApp id is known in the session (a repeated engine event)', withStore(async (store) => {
+      const first = inboundRecord({ sessionId: 'in-s' });
+      const waMessageId = first.waMessageId ?? '';
+      expect(await store.insertUnlessKnown({ ...first, waMessageId })).toBe(true);
+      const repeat = inboundRecord({ sessionId: 'in-s', waMessageId, content: { body: 'again' } });
+      expect(await store.insertUnlessKnown({ ...repeat, waMessageId })).toBe(false);
+      expect(await store.get(repeat.id)).toBeNull();
+      expect((await store.findByWaMessageId('in-s', waMessageId))?.id).toBe(first.id);
+      expect((await store.list('in-s', {})).data.map((r) => r.id)).toEqual([first.id]);
+      // Another session may hold the same WhatsApp id.
+      const elsewhere = inboundRecord({ sessionId: 'in-t', waMessageId });
+      expect(await store.insertUnlessKnown({ ...elsewhere, waMessageId })).toBe(true);
+      expect((await store.findByWaMessageId('in-t', waMessageId))?.id).toBe(elsewhere.id);
+    }));
+
     // ---- STATUS RULES ----
     it('moves forward only, filling each timestamp and latency once', withStore(async (store) => {
       const record = messageRecord({ type: 'audio' });

@@ -187,6 +187,18 @@ describe.each(STORAGE_MODES)('inbound media (%s)', (mode) => {
     expect(event.data).toMatchObject({ hasMedia: true, media: null, mediaError: 'MEDIA_STORE_FAILED', body: 'look' });
   });
 
+  it('stores a repeated text message event once (one step: lookup and insert) and publishes each event', async () => {
+    const { app, events } = await start();
+    await readySession(app, 'mt2');
+    const message: InboundMessage = { ...inbound('wa-repeated-text'), type: 'chat', body: 'oi' };
+    app.app.gateway.bus.publishEngineEvent('mt2', { type: 'message', message });
+    app.app.gateway.bus.publishEngineEvent('mt2', { type: 'message', message: { ...message, body: 'oi (again)' } });
+    expect((await events.nth('mt2', 'message', 2)).data).toMatchObject({ body: 'oi (again)', media: null });
+    await app.app.gateway.pipeline.idle();
+    const stored = (await get(app, '/api/v1/sessions/mt2/messages?direction=inbound')).json<{ data: MessageRecord[] }>().data;
+    expect(stored.map((r) => [r.waMessageId, r.content.body])).toEqual([['wa-repeated-text', 'oi']]);
+  });
+
   it('stores the media of a repeated message event once', async () => {
     const { app, events } = await start();
     await readySession(app, 'mr');

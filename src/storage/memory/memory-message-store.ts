@@ -70,6 +70,11 @@ export class MemoryMessageStore implements MessageStore {
     return stats.result();
   }
 
+  async insertUnlessKnown(record: MessageRecord & { waMessageId: string }): Promise<boolean> {
+    if (this.sessions.get(record.sessionId)?.byWaId.has(record.waMessageId)) return false;
+    return this.insert(record);
+  }
+
   async insert(record: MessageRecord, payload?: string): Promise<boolean> {
     if (this.sessionOf.has(record.id)) return false;
     if (payload !== undefined) this.payloads.set(record.id, payload);

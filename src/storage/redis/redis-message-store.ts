@@ -6,8 +6,12 @@ import { applyStatusUpdate } from '../../messages/message.js';
 import type { CursorPosition, MessagePage, MessageQuery, MessageStats, MessageStore, TimeRange } from '../message-store.js';
 import { StatsAccumulator, decodeCursor, encodeCursor, pageLimit, timeMs } from '../message-store.js';
 
-/** Inserts a record (SET NX PX) and indexes it; drops index members older than the retention. */
+/**
+ * Inserts a record (SET NX PX) and indexes it; drops index members older than the retention.
+ * ARGV[8] = '1': not when its WhatsApp id is mapped already (KEYS[5]).
+ */
 const INSERT = new LuaScript(`
+if ARGV[8] == '1' and KEYS[5] and redis.call('EXISTS', KEYS[5]) == 1 then return 0 end
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
 for i = 2, 4 do
   redis.call('ZADD', KEYS[i], ARGV[3], ARGV[4])
@@ -190,10 +194,18 @@ export class RedisMessageStore implements MessageStore {
   }
 
   async insert(record: MessageRecord, payload?: string): Promise<boolean> {
+    return this.runInsert(record, payload, false);
+  }
+
+  async insertUnlessKnown(record: MessageRecord & { waMessageId: string }): Promise<boolean> {
+    return this.runInsert(record, undefined, true);
+  }
+
+  private async runInsert(record: MessageRecord, payload: string | undefined, unlessKnown: boolean): Promise<boolean> {
     const keys = this.keysOf(record);
     const cutoff = Date.now() - this.ttlMs;
     const inserted = await INSERT.run(this.redis, keys, [JSON.stringify(record), String(this.ttlMs), String(Date.parse(record.createdAt)), record.id, String(cutoff),
-      payload === undefined ? '' : this.payloadKey(record.id), payload ?? '']);
+      payload === undefined ? '' : this.payloadKey(record.id), payload ?? '', unlessKnown ? '1' : '']);
     return inserted === 1;
   }
 
