@@ -119,13 +119,17 @@ export class EventRecorder implements ReplayableEnvelopeSource {
 
   /**
    * Records the session's events until its queue is empty: what waits at a time (at most
-   * {@link MAX_BATCH}) in one append — a burst costs one round trip, not one per event. The worker
+   * {@link MAX_BATCH}) in one append — a burst costs one round trip, not one per event — starting
+   * once the event-loop turn that published the first one is over. The worker
    * unregisters in the same synchronous step that finds the queue empty, so an event enqueued
    * later starts a new one.
    */
   private async drain(sessionId: string, queue: GatewayEvent[]): Promise<void> {
-    // Start on the next microtask: enqueue has registered this worker by then.
-    await Promise.resolve();
+    // Starts once this turn of the event loop is over (enqueue has registered the worker by then),
+    // so that what the turn publishes goes in one append — an inbound message's `message` and
+    // `message_create`, the status events of requests that arrived together — at the cost of
+    // waiting for the rest of the turn.
+    await new Promise((resolve) => setImmediate(resolve));
     try {
       let handled = 0;
       while (queue.length > 0) {
