@@ -13,6 +13,8 @@ import type { SendTracker } from './send-tracker.js';
 
 /** How long an ack may wait for the worker to record the id of the send it belongs to. */
 const SEND_SETTLE_WAIT_MS = 10_000;
+/** Inbound messages stored at their `message_create` and kept for their `message` event, at most (oldest forgotten first). */
+const EARLY_RECEIVES_KEPT = 1_000;
 
 export interface MessagePipelineDeps {
   bus: EventBus;
@@ -42,6 +44,8 @@ const STATUS_OF_ACK: Partial<Record<AckLevel, 'sent' | 'delivered' | 'read' | 'p
  */
 export class MessagePipeline {
   private readonly chains = new Map<string, Promise<void>>();
+  /** Inbound messages without media stored at their `message_create`, by session and WhatsApp id, for their `message` event. */
+  private readonly earlyReceives = new Map<string, Promise<InboundMediaOutcome>>();
   private readonly offs: (() => void)[] = [];
 
   constructor(private readonly deps: MessagePipelineDeps) {
@@ -77,7 +81,8 @@ export class MessagePipeline {
     let gatewayMessageId: string | null = null;
     let media: InboundMediaOutcome | undefined;
     try {
-      if (event.type === 'message' && !event.message.fromMe) media = await this.receive(sessionId, event.message, seenAt);
+      if (event.type === 'message' && !event.message.fromMe) media = await this.receiveOnce(sessionId, event.message, seenAt);
+      else if (event.type === 'message_create' && !event.message.fromMe && !event.message.hasMedia) await this.receiveEarly(sessionId, event.message, seenAt);
       else gatewayMessageId = await this.apply(sessionId, event, seenAt);
     } catch (error) {
       this.deps.logger.error({ err: error, sessionId, event: event.type }, 'recording an engine event in the message store failed');
@@ -127,6 +132,37 @@ export class MessagePipeline {
       if (outcome.changed && outcome.record) publishMessageStatus(this.deps.bus, outcome.record);
     }
     return record.id;
+  }
+
+  /**
+   * An inbound message without media is stored at its `message_create` (which engines emit just
+   * before `message`), so that both events are published in the same turn of the event loop and
+   * recorded in one append; its `message` event then reuses the outcome. With media, the record
+   * waits for the `message` event, which is the one that carries the download.
+   */
+  private async receiveEarly(sessionId: string, m: InboundMessage, seenAt: Date): Promise<void> {
+    const key = `${sessionId}\n${m.waMessageId}`;
+    let pending = this.earlyReceives.get(key);
+    if (!pending) {
+      pending = this.receive(sessionId, m, seenAt);
+      this.earlyReceives.set(key, pending);
+      if (this.earlyReceives.size > EARLY_RECEIVES_KEPT) {
+        const oldest = this.earlyReceives.keys().next();
+        if (oldest.done !== true) this.earlyReceives.delete(oldest.value);
+      }
+    }
+    await pending;
+  }
+
+  /** The `message` event's receive: the one its `message_create` made, or a new one (which finds a repeat). */
+  private receiveOnce(sessionId: string, m: InboundMessage, seenAt: Date): Promise<InboundMediaOutcome> {
+    const key = `${sessionId}\n${m.waMessageId}`;
+    const early = this.earlyReceives.get(key);
+    if (early && !m.hasMedia) {
+      this.earlyReceives.delete(key);
+      return early;
+    }
+    return this.receive(sessionId, m, seenAt);
   }
 
   /**

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { InboundMessage } from '../../src/engines/engine.js';
 import type { GatewayEvent } from '../../src/events/event-bus.js';
 import type { MediaRef } from '../../src/media/media-store.js';
@@ -197,6 +197,39 @@ describe.each(STORAGE_MODES)('inbound media (%s)', (mode) => {
     await app.app.gateway.pipeline.idle();
     const stored = (await get(app, '/api/v1/sessions/mt2/messages?direction=inbound')).json<{ data: MessageRecord[] }>().data;
     expect(stored.map((r) => [r.waMessageId, r.content.body])).toEqual([['wa-repeated-text', 'oi']]);
+  });
+
+  it("stores an inbound text at its message_create and records that event and the message event in one append", async () => {
+    const { app, events } = await start();
+    await readySession(app, 'mc');
+    const appends = vi.spyOn(app.app.gateway.storage.events, 'appendMany');
+    const message: InboundMessage = { ...inbound('wa-create-then-message'), type: 'chat', body: 'olá' };
+    app.app.gateway.bus.publishEngineEvent('mc', { type: 'message_create', message });
+    app.app.gateway.bus.publishEngineEvent('mc', { type: 'message', message });
+    await events.nth('mc', 'message_create', 1);
+    const received = await events.nth('mc', 'message', 1);
+    expect(received.data).toMatchObject({ body: 'olá', media: null });
+    await app.app.gateway.events.idle();
+    const batches = appends.mock.calls.map(([batch]) => batch.map((e) => e.event));
+    // In one batch, one after the other (the batch may hold the session's earlier events too).
+    expect(batches.some((batch) => batch[batch.indexOf('message_create') + 1] === 'message' && batch.includes('message_create'))).toBe(true);
+    appends.mockRestore();
+    await app.app.gateway.pipeline.idle();
+    const stored = (await get(app, '/api/v1/sessions/mc/messages?direction=inbound')).json<{ data: MessageRecord[] }>().data;
+    expect(stored.map((r) => [r.waMessageId, r.content.body])).toEqual([['wa-create-then-message', 'olá']]);
+  });
+
+  it('leaves an inbound media message to its message event (the one that carries the download)', async () => {
+    const { app, events } = await start();
+    await readySession(app, 'mm');
+    const withMedia: InboundMessage = { ...inbound('wa-media-create'), type: 'document', hasMedia: true, media: { data: PNG.toString('base64'), mimetype: 'application/pdf', filename: 'a.pdf' } };
+    app.app.gateway.bus.publishEngineEvent('mm', { type: 'message_create', message: { ...withMedia, media: null } });
+    app.app.gateway.bus.publishEngineEvent('mm', { type: 'message', message: withMedia });
+    const media = (await events.nth('mm', 'message', 1)).data.media as MediaRef;
+    expect(media.mimetype).toBe('application/pdf');
+    await app.app.gateway.pipeline.idle();
+    const [record] = (await get(app, '/api/v1/sessions/mm/messages?direction=inbound')).json<{ data: MessageRecord[] }>().data;
+    expect(record?.content.media).toEqual(media);
   });
 
   it('stores the media of a repeated message event once', async () => {
