@@ -176,15 +176,17 @@ export async function runSendAccept(options: SendAcceptOptions = {}): Promise<Be
     ]);
     servers.push(bare, gateway);
     const byKind = { bare, gateway };
-    const results: Record<ServerKind, KindResult> = {
-      bare: { kind: 'bare', warmup: undefined as unknown as Phase, closed: [], open: [], whileSending: null, counts: undefined as unknown as KindResult['counts'] },
-      gateway: { kind: 'gateway', warmup: undefined as unknown as Phase, closed: [], open: [], whileSending: null, counts: undefined as unknown as KindResult['counts'] },
+    const results: Record<ServerKind, Omit<KindResult, 'warmup' | 'counts'>> = {
+      bare: { kind: 'bare', closed: [], open: [], whileSending: null },
+      gateway: { kind: 'gateway', closed: [], open: [], whileSending: null },
     };
+    const warmups: Partial<Record<ServerKind, Phase>> = {};
+    const counted: Partial<Record<ServerKind, KindResult['counts']>> = {};
     const redis = observer;
     const order = (i: number): ServerKind[] => (i % 2 === 0 ? ['bare', 'gateway'] : ['gateway', 'bare']);
 
     console.log(`  send-accept: warm-up (closed, ${warmupCount} requests each)`);
-    for (const kind of order(0)) results[kind].warmup = await phase(byKind[kind], redis, spec(byKind[kind], 'warm-up', { mode: 'closed', count: warmupCount, maxMs: 20_000 }));
+    for (const kind of order(0)) warmups[kind] = await phase(byKind[kind], redis, spec(byKind[kind], 'warm-up', { mode: 'closed', count: warmupCount, maxMs: 20_000 }));
     // Headline (the issue's P1): the accept path. The gateway's sends go to sessions waiting for
     // their QR scan, so its workers do not compete for the CPU — as in production, where pacing
     // (SEND_MIN_INTERVAL_MS 1 s + up to SEND_JITTER_MS 2 s by default) lets 10 sessions send about
@@ -215,9 +217,15 @@ export async function runSendAccept(options: SendAcceptOptions = {}): Promise<Be
       results.gateway.whileSending = { closed, open };
     }
     console.log(`  send-accept: counting Redis commands (MONITOR) of ${COUNT_SENDS} accepts`);
-    for (const kind of order(0)) results[kind].counts = await countCommands(byKind[kind], redisServer.url, redis);
+    for (const kind of order(0)) counted[kind] = await countCommands(byKind[kind], redisServer.url, redis);
 
-    return report(results, performance.now() - started, { runs, openRuns, closedCount, openSeconds, warmupCount, sendingCount, sendingSeconds });
+    const complete = (kind: ServerKind): KindResult => {
+      const warmup = warmups[kind];
+      const counts = counted[kind];
+      if (!warmup || !counts) throw new Error(`${kind}: warm-up or command counts missing`);
+      return { ...results[kind], warmup, counts };
+    };
+    return report({ bare: complete('bare'), gateway: complete('gateway') }, performance.now() - started, { runs, openRuns, closedCount, openSeconds, warmupCount, sendingCount, sendingSeconds });
   } finally {
     await Promise.allSettled(servers.map((s) => s.stop()));
     await observer?.quit().catch(() => undefined);

@@ -72,74 +72,71 @@ describe('redis delivery store keys', () => {
 });
 
 describe('redis delivery store: fresh deliveries', () => {
-  it('answers the first read of a delivery it just inserted from memory; later reads and changes go to Redis', async () => {
-    const { store, redis } = openRedisStore();
+  /** Runs `fn` with a Redis store of its own; `mgets()` counts the MGETs its connection sends from then on (the real command runs). */
+  async function withStore(fn: (t: { store: RedisDeliveryStore; prefix: string; mgets: () => { count: () => number } }) => Promise<void>): Promise<void> {
+    const { store, redis, prefix } = openRedisStore();
+    const spies: { mockRestore: () => void }[] = [];
     try {
-      const record = delivery({ sessionId: 'f' });
-      await store.insert(record, '{"fresh":1}');
-      const reads = vi.spyOn(redis, 'mget'); // counts what this connection sends (the real command runs)
-      expect(await store.getWithBody(record.id)).toEqual({ record, body: '{"fresh":1}' });
-      expect(reads).toHaveBeenCalledTimes(0);
-      expect(await store.getWithBody(record.id)).toEqual({ record, body: '{"fresh":1}' });
-      expect(reads).toHaveBeenCalledTimes(1);
-      reads.mockRestore();
+      await fn({
+        store,
+        prefix,
+        mgets: () => {
+          const spy = vi.spyOn(redis, 'mget');
+          spies.push(spy);
+          return { count: () => spy.mock.calls.length };
+        },
+      });
     } finally {
+      for (const spy of spies) spy.mockRestore();
       await store.close();
     }
-  });
+  }
 
-  it('never answers from memory after a change: a modify forgets the fresh copy', async () => {
-    const { store, redis } = openRedisStore();
-    try {
+  it('answers the first read of a delivery it just inserted from memory; later reads and changes go to Redis', () =>
+    withStore(async ({ store, mgets }) => {
+      const record = delivery({ sessionId: 'f' });
+      await store.insert(record, '{"fresh":1}');
+      const reads = mgets();
+      expect(await store.getWithBody(record.id)).toEqual({ record, body: '{"fresh":1}' });
+      expect(reads.count()).toBe(0);
+      expect(await store.getWithBody(record.id)).toEqual({ record, body: '{"fresh":1}' });
+      expect(reads.count()).toBe(1);
+    }));
+
+  it('never answers from memory after a change: a modify forgets the fresh copy', () =>
+    withStore(async ({ store, mgets }) => {
       const record = delivery({ sessionId: 'f' });
       await store.insert(record, '{}');
       await store.modify(record.id, (current) => ({ record: { ...current, status: 'delivered' }, result: true }), record);
-      const reads = vi.spyOn(redis, 'mget');
+      const reads = mgets();
       expect((await store.getWithBody(record.id))?.record.status).toBe('delivered');
-      expect(reads).toHaveBeenCalledTimes(1);
-      reads.mockRestore();
-    } finally {
-      await store.close();
-    }
-  });
+      expect(reads.count()).toBe(1);
+    }));
 
-  it(`keeps at most ${FRESH_DELIVERIES_KEPT} fresh copies, dropping the oldest (their reads go to Redis)`, async () => {
-    const { store, redis } = openRedisStore();
-    try {
+  it(`keeps at most ${FRESH_DELIVERIES_KEPT} fresh copies, dropping the oldest (their reads go to Redis)`, () =>
+    withStore(async ({ store, mgets }) => {
       const records = Array.from({ length: FRESH_DELIVERIES_KEPT + 1 }, () => delivery({ sessionId: 'f' }));
       for (const r of records) await store.insert(r, '{}');
-      const reads = vi.spyOn(redis, 'mget');
+      const reads = mgets();
       expect((await store.getWithBody(records[0]?.id ?? ''))?.record.id).toBe(records[0]?.id);
-      expect(reads).toHaveBeenCalledTimes(1);
+      expect(reads.count()).toBe(1);
       expect((await store.getWithBody(records[1]?.id ?? ''))?.record.id).toBe(records[1]?.id);
-      expect(reads).toHaveBeenCalledTimes(1);
-      reads.mockRestore();
-    } finally {
-      await store.close();
-    }
-  });
+      expect(reads.count()).toBe(1);
+    }));
 
-  it('rejects a compare-and-set against a record changed behind its back (compared by hash)', async () => {
-    const { store, prefix } = openRedisStore();
-    const admin = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 1 });
-    try {
-      const record = delivery({ sessionId: 'f' });
-      await store.insert(record, '{}');
-      const changed = { ...record, status: 'delivered' as const };
-      await admin.set(`${prefix}:whd:${record.id}`, JSON.stringify(changed), 'KEEPTTL');
-      // Held copy is stale: the first CAS fails, the store re-reads and applies the change to what is there.
-      const seen: string[] = [];
-      await store.modify(record.id, (current) => {
-        seen.push(current.status);
-        return { result: true };
-      }, record);
-      expect(seen).toEqual(['pending']);
-      const result = await store.modify(record.id, (current) => ({ record: { ...current, attempts: 7 }, result: current.status }), record);
-      expect(result).toBe('delivered');
-      expect((await store.get(record.id))?.attempts).toBe(7);
-    } finally {
-      await admin.quit();
-      await store.close();
-    }
-  });
+  it('rejects a compare-and-set against a record changed behind its back (compared by hash)', () =>
+    withStore(async ({ store, prefix }) => {
+      const admin = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 1 });
+      try {
+        const record = delivery({ sessionId: 'f' });
+        await store.insert(record, '{}');
+        await admin.set(`${prefix}:whd:${record.id}`, JSON.stringify({ ...record, status: 'delivered' }), 'KEEPTTL');
+        // The held copy is stale: the compare-and-set fails, the store re-reads and applies the change to what is there.
+        const result = await store.modify(record.id, (current) => ({ record: { ...current, attempts: 7 }, result: current.status }), record);
+        expect(result).toBe('delivered');
+        expect((await store.get(record.id))?.attempts).toBe(7);
+      } finally {
+        await admin.quit();
+      }
+    }));
 });

@@ -95,7 +95,7 @@ return out`);
  *
  * Deliveries this instance inserted and has not read or changed since are kept in memory (up to
  * {@link FRESH_DELIVERIES_KEPT}, oldest dropped first), so that the first `getWithBody` of a fresh
- * delivery — its first attempt, right after the fan-out made it — costs no round trip. Any
+ * delivery — its first attempt, right after the fan-out made it — costs no round trip. Every
  * `modify` forgets the entry. This relies on one gateway process per REDIS_PREFIX (as the queues
  * do): another process's change to a delivery still in memory here would not be seen before the
  * compare-and-set, which then fails (an extra attempt of an at-least-once delivery, never a lost one).
