@@ -19,6 +19,11 @@ return { value, ttl }`);
 
 type IncrCallback = Parameters<FastifyRateLimitStore['incr']>[1];
 
+/** The INCREMENT script's reply: { counter, milliseconds left }. */
+function isCountReply(reply: unknown): reply is [number, number] {
+  return Array.isArray(reply) && reply.length === 2 && typeof reply[0] === 'number' && typeof reply[1] === 'number';
+}
+
 /** Most keys whose window this process tracks (ended ones are pruned first); past it, a new key's requests all wait for Redis. */
 export const MAX_TRACKED_KEYS = 10_000;
 
@@ -131,26 +136,30 @@ export function batchedRedisRateLimitStore(redis: Redis, nameSpace: string): Fas
       window.waiters = [];
       // The window's end is counted from the send: never later than Redis' own expiry.
       const sentAt = Date.now();
-      INCREMENT.run(redis, [redisKey], [n, window.timeWindow]).then(
-        (reply) => {
-          const [value, ttl] = reply as [number, number];
-          window.unconfirmed -= answered;
-          // Waiters come after the batch's already-answered requests in the count (those were
-          // counted first, locally); each waiter gets its own place.
-          const first = value - waiters.length + 1;
-          window.counted = value;
-          window.endsAt = sentAt + ttl;
-          waiters.forEach((callback, i) => {
-            callback(null, { current: first + i, ttl });
-          });
-        },
-        (error: unknown) => {
-          // Forget the window: the next request waits for Redis (and meets the error, if it lasts).
-          if (this.windows.get(redisKey) === window) this.windows.delete(redisKey);
-          const failure = error instanceof Error ? error : new Error(String(error));
-          for (const callback of waiters) callback(failure);
-        },
-      );
+      INCREMENT.run(redis, [redisKey], [n, window.timeWindow])
+        .then((reply) => {
+          if (!isCountReply(reply)) throw new Error(`unexpected rate-limit reply: ${JSON.stringify(reply)}`);
+          return reply;
+        })
+        .then(
+          ([value, ttl]) => {
+            window.unconfirmed -= answered;
+            // Waiters come after the batch's already-answered requests in the count (those were
+            // counted first, locally); each waiter gets its own place.
+            const first = value - waiters.length + 1;
+            window.counted = value;
+            window.endsAt = sentAt + ttl;
+            waiters.forEach((callback, i) => {
+              callback(null, { current: first + i, ttl });
+            });
+          },
+          (error: unknown) => {
+            // Forget the window: the next request waits for Redis (and meets the error, if it lasts).
+            if (this.windows.get(redisKey) === window) this.windows.delete(redisKey);
+            const failure = error instanceof Error ? error : new Error(String(error));
+            for (const callback of waiters) callback(failure);
+          },
+        );
     }
   }
   return BatchedStore;

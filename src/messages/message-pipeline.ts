@@ -141,7 +141,7 @@ export class MessagePipeline {
    * waits for the `message` event, which is the one that carries the download.
    */
   private async receiveEarly(sessionId: string, m: InboundMessage, seenAt: Date): Promise<void> {
-    const key = `${sessionId}\n${m.waMessageId}`;
+    const key = earlyKey(sessionId, m);
     let pending = this.earlyReceives.get(key);
     if (!pending) {
       pending = this.receive(sessionId, m, seenAt);
@@ -156,7 +156,7 @@ export class MessagePipeline {
 
   /** The `message` event's receive: the one its `message_create` made, or a new one (which finds a repeat). */
   private receiveOnce(sessionId: string, m: InboundMessage, seenAt: Date): Promise<InboundMediaOutcome> {
-    const key = `${sessionId}\n${m.waMessageId}`;
+    const key = earlyKey(sessionId, m);
     const early = this.earlyReceives.get(key);
     if (early && !m.hasMedia) {
       this.earlyReceives.delete(key);
@@ -172,12 +172,13 @@ export class MessagePipeline {
   private async receive(sessionId: string, m: InboundMessage, seenAt: Date): Promise<InboundMediaOutcome> {
     if (!m.media) {
       // Nothing to download: the duplicate check and the insert are one step (one round trip).
+      const outcome: InboundMediaOutcome = { media: null, mediaError: m.mediaError };
       try {
-        await this.storeInbound(sessionId, m, seenAt, { media: null, mediaError: m.mediaError }, true);
+        await this.storeInbound(sessionId, m, seenAt, outcome, true);
       } catch (error) {
         this.deps.logger.error({ err: error, sessionId, event: 'message' }, 'recording an engine event in the message store failed');
       }
-      return { media: null, mediaError: m.mediaError };
+      return outcome;
     }
     let existing: MessageRecord | null = null;
     try {
@@ -270,6 +271,11 @@ export class MessagePipeline {
 }
 
 /** What an already stored inbound record says of its media (a repeated `message` event). */
+/** Where an early receive waits for its `message` event. */
+function earlyKey(sessionId: string, m: InboundMessage): string {
+  return `${sessionId}\n${m.waMessageId}`;
+}
+
 function mediaOutcomeOf(record: MessageRecord, m: InboundMessage): InboundMediaOutcome {
   const { media, mediaError } = record.content;
   return { media: isMediaRef(media) ? media : null, mediaError: typeof mediaError === 'string' ? mediaError : m.mediaError };

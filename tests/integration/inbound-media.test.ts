@@ -40,6 +40,15 @@ describe.each(STORAGE_MODES)('inbound media (%s)', (mode) => {
   }
 
   const get = (app: TestApp, url: string) => app.app.inject({ method: 'GET', url, headers: AUTH });
+  /** The session's inbound records, once the pipeline has handled every engine event so far. */
+  const inboundHistory = async (app: TestApp, sessionId: string): Promise<MessageRecord[]> => {
+    await app.app.gateway.pipeline.idle();
+    return (await get(app, `/api/v1/sessions/${sessionId}/messages?direction=inbound`)).json<{ data: MessageRecord[] }>().data;
+  };
+  /** Hands engine events to the gateway as the session's engine would, in order. */
+  const fromEngine = (app: TestApp, sessionId: string, ...engineEvents: Parameters<TestApp['app']['gateway']['bus']['publishEngineEvent']>[1][]): void => {
+    for (const event of engineEvents) app.app.gateway.bus.publishEngineEvent(sessionId, event);
+  };
   const mediaFile = (app: TestApp, sessionId: string, mediaId: string): string => join(app.config.sessionsPath, 'media', sessionId, mediaId);
 
   it('stores the media before the message event, which references it by URL; GET returns the exact bytes', async () => {
@@ -191,11 +200,9 @@ describe.each(STORAGE_MODES)('inbound media (%s)', (mode) => {
     const { app, events } = await start();
     await readySession(app, 'mt2');
     const message: InboundMessage = { ...inbound('wa-repeated-text'), type: 'chat', body: 'oi' };
-    app.app.gateway.bus.publishEngineEvent('mt2', { type: 'message', message });
-    app.app.gateway.bus.publishEngineEvent('mt2', { type: 'message', message: { ...message, body: 'oi (again)' } });
+    fromEngine(app, 'mt2', { type: 'message', message }, { type: 'message', message: { ...message, body: 'oi (again)' } });
     expect((await events.nth('mt2', 'message', 2)).data).toMatchObject({ body: 'oi (again)', media: null });
-    await app.app.gateway.pipeline.idle();
-    const stored = (await get(app, '/api/v1/sessions/mt2/messages?direction=inbound')).json<{ data: MessageRecord[] }>().data;
+    const stored = await inboundHistory(app, 'mt2');
     expect(stored.map((r) => [r.waMessageId, r.content.body])).toEqual([['wa-repeated-text', 'oi']]);
   });
 
@@ -204,8 +211,7 @@ describe.each(STORAGE_MODES)('inbound media (%s)', (mode) => {
     await readySession(app, 'mc');
     const appends = vi.spyOn(app.app.gateway.storage.events, 'appendMany');
     const message: InboundMessage = { ...inbound('wa-create-then-message'), type: 'chat', body: 'olá' };
-    app.app.gateway.bus.publishEngineEvent('mc', { type: 'message_create', message });
-    app.app.gateway.bus.publishEngineEvent('mc', { type: 'message', message });
+    fromEngine(app, 'mc', { type: 'message_create', message }, { type: 'message', message });
     await events.nth('mc', 'message_create', 1);
     const received = await events.nth('mc', 'message', 1);
     expect(received.data).toMatchObject({ body: 'olá', media: null });
@@ -214,8 +220,7 @@ describe.each(STORAGE_MODES)('inbound media (%s)', (mode) => {
     // In one batch, one after the other (the batch may hold the session's earlier events too).
     expect(batches.some((batch) => batch[batch.indexOf('message_create') + 1] === 'message' && batch.includes('message_create'))).toBe(true);
     appends.mockRestore();
-    await app.app.gateway.pipeline.idle();
-    const stored = (await get(app, '/api/v1/sessions/mc/messages?direction=inbound')).json<{ data: MessageRecord[] }>().data;
+    const stored = await inboundHistory(app, 'mc');
     expect(stored.map((r) => [r.waMessageId, r.content.body])).toEqual([['wa-create-then-message', 'olá']]);
   });
 
@@ -223,12 +228,10 @@ describe.each(STORAGE_MODES)('inbound media (%s)', (mode) => {
     const { app, events } = await start();
     await readySession(app, 'mm');
     const withMedia: InboundMessage = { ...inbound('wa-media-create'), type: 'document', hasMedia: true, media: { data: PNG.toString('base64'), mimetype: 'application/pdf', filename: 'a.pdf' } };
-    app.app.gateway.bus.publishEngineEvent('mm', { type: 'message_create', message: { ...withMedia, media: null } });
-    app.app.gateway.bus.publishEngineEvent('mm', { type: 'message', message: withMedia });
+    fromEngine(app, 'mm', { type: 'message_create', message: { ...withMedia, media: null } }, { type: 'message', message: withMedia });
     const media = (await events.nth('mm', 'message', 1)).data.media as MediaRef;
     expect(media.mimetype).toBe('application/pdf');
-    await app.app.gateway.pipeline.idle();
-    const [record] = (await get(app, '/api/v1/sessions/mm/messages?direction=inbound')).json<{ data: MessageRecord[] }>().data;
+    const [record] = await inboundHistory(app, 'mm');
     expect(record?.content.media).toEqual(media);
   });
 
@@ -236,8 +239,7 @@ describe.each(STORAGE_MODES)('inbound media (%s)', (mode) => {
     const { app, events } = await start();
     await readySession(app, 'mr');
     const message: InboundMessage = { ...inbound('wa-repeated'), type: 'document', hasMedia: true, media: { data: PNG.toString('base64'), mimetype: 'application/pdf', filename: 'nota.pdf' } };
-    app.app.gateway.bus.publishEngineEvent('mr', { type: 'message', message });
-    app.app.gateway.bus.publishEngineEvent('mr', { type: 'message', message });
+    fromEngine(app, 'mr', { type: 'message', message }, { type: 'message', message });
     const first = (await events.nth('mr', 'message', 1)).data.media as MediaRef;
     const second = (await events.nth('mr', 'message', 2)).data.media as MediaRef;
     expect(second).toEqual(first);
