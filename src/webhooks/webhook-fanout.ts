@@ -1,7 +1,7 @@
 import type { EnvelopeSource, EventEnvelope } from '../events/event-envelope.js';
 import type { Logger } from '../logger.js';
-import type { SendQueue } from '../queue/send-queue.js';
 import type { DeliveryStore } from '../storage/delivery-store.js';
+import type { DeliveryLanes } from './direct-first-lanes.js';
 import { DELIVERY_JOB_SEPARATOR, deliveryJobId, eventDeliveryId, newDelivery, type DeliveryRecord } from './delivery.js';
 import { laneKeyOf, toDeliveryTarget, type WebhookTarget, type WebhookTargets } from './webhook-targets.js';
 
@@ -19,10 +19,15 @@ export const CURSOR_WRITE_INTERVAL_MS = 250;
 /** Waits before a session whose fan-out failed (store or queue away) catches up from the log. */
 const RECOVERY_DELAYS_MS: readonly number[] = [1_000, 2_000, 5_000, 10_000, 30_000];
 
+interface UnqueuedDelivery {
+  jobId: string;
+  seq: number;
+}
+
 export interface FanoutDeps {
   source: EnvelopeSource;
   store: DeliveryStore;
-  queue: SendQueue;
+  lanes: Pick<DeliveryLanes, 'offer'>;
   targets: WebhookTargets;
   /** WEBHOOK_RETRY_SCHEDULE[0]: delay before the first attempt. */
   firstDelayMs: number;
@@ -34,11 +39,11 @@ export interface FanoutDeps {
  * the delivery store, then a job at the tail of the lane `<sessionId>.<targetId>`). A session's
  * envelopes are handled one at a time in seq order, so each lane gets them in seq order. The
  * deliveries of a burst (envelopes handed over together) share jobs: one per lane for up to
- * {@link MAX_DELIVERIES_PER_JOB}, made in order by the delivery processor — three BullMQ scripts
- * per job instead of per delivery.
+ * {@link MAX_DELIVERIES_PER_JOB}, made in order by the delivery processor. A job whose lane is
+ * idle is made at once from memory, without the queue (see DirectFirstLanes).
  *
  * Nothing is lost between the event log and the queue: the store keeps a per-session cursor (the
- * last seq fanned out), moved only once the envelope's jobs are queued — written once per burst of
+ * last seq fanned out), moved only once the envelope's jobs are made or queued — written once per burst of
  * envelopes (see persistCursor), so it may lag the last envelope fanned out; at start — and after a
  * fan-out that failed (Redis away) — a session catches up from the event log after its cursor.
  * Delivery ids are derived from (envelope, lane), so an envelope fanned out twice finds its
@@ -51,8 +56,13 @@ export class WebhookFanout {
   private readonly cursors = new Map<string, number | null>();
   /** The cursor the store holds per session, as far as this instance wrote or read it. */
   private readonly storedCursors = new Map<string, number | null>();
-  /** Job ids of deliveries stored but not queued yet, per session, then per lane (queued at the end of a burst). */
-  private readonly unqueued = new Map<string, Map<string, string[]>>();
+  /** Deliveries stored but not offered to their lane yet, per session, then per lane (offered at the end of a burst). */
+  private readonly unqueued = new Map<string, Map<string, UnqueuedDelivery[]>>();
+  /**
+   * Per session, the first seq of each job offered and not settled yet (made from memory, neither
+   * made nor queued), with how many such jobs start there: the stored cursor stays before them.
+   */
+  private readonly unsettled = new Map<string, Map<number, number>>();
   /** Tasks chained per session and not finished (the running one included). */
   private readonly queuedTasks = new Map<string, number>();
   /** When the stored cursor was last written, per session (Date.now()). */
@@ -186,12 +196,47 @@ export class WebhookFanout {
     await this.writeCursor(sessionId, seq);
   }
 
+  /**
+   * Writes `seq`, or less: never past a delivery not offered yet, nor past one offered and not
+   * settled (being made from memory) — what is left is written later, once they are.
+   */
   private async writeCursor(sessionId: string, seq: number): Promise<void> {
-    // Never past a delivery that is not queued yet.
     await this.queueUnqueued(sessionId);
-    await this.deps.store.setCursor(sessionId, seq);
-    this.storedCursors.set(sessionId, seq);
+    const unsettled = this.firstUnsettled(sessionId);
+    const target = unsettled === null ? seq : Math.min(seq, unsettled - 1);
+    if (target < seq) this.scheduleCursorWrite(sessionId, CURSOR_WRITE_INTERVAL_MS);
+    const stored = this.storedCursors.get(sessionId);
+    if (stored !== undefined && stored !== null && target <= stored) return;
+    await this.deps.store.setCursor(sessionId, target);
+    this.storedCursors.set(sessionId, target);
     this.cursorWrittenAt.set(sessionId, Date.now());
+  }
+
+  private firstUnsettled(sessionId: string): number | null {
+    const seqs = this.unsettled.get(sessionId);
+    if (!seqs || seqs.size === 0) return null;
+    let first = Infinity;
+    for (const seq of seqs.keys()) if (seq < first) first = seq;
+    return first;
+  }
+
+  /** Notes a job offered, starting at `seq`, until `settled`. */
+  private holdCursor(sessionId: string, seq: number): void {
+    let seqs = this.unsettled.get(sessionId);
+    if (!seqs) {
+      seqs = new Map();
+      this.unsettled.set(sessionId, seqs);
+    }
+    seqs.set(seq, (seqs.get(seq) ?? 0) + 1);
+  }
+
+  private releaseCursor(sessionId: string, seq: number): void {
+    const seqs = this.unsettled.get(sessionId);
+    const count = seqs?.get(seq);
+    if (!seqs || count === undefined) return;
+    if (count > 1) seqs.set(seq, count - 1);
+    else seqs.delete(seq);
+    if (seqs.size === 0) this.unsettled.delete(sessionId);
   }
 
   /** Writes the session's cursor in `delayMs`, in its chain (after the fan-outs before it); one pending write per session. */
@@ -259,17 +304,29 @@ export class WebhookFanout {
   }
 
   /**
-   * Queues the deliveries stored for a session and not queued yet: per lane, in order, up to
-   * {@link MAX_DELIVERIES_PER_JOB} in one job whose id lists them (so a catch-up that stores the
-   * same deliveries in another grouping makes other jobs, and none is skipped as already held).
+   * Offers the deliveries stored for a session and not offered yet to their lanes: per lane, in
+   * order, up to {@link MAX_DELIVERIES_PER_JOB} in one job whose id lists them (so a catch-up that
+   * stores the same deliveries in another grouping makes other jobs, and none is skipped as already
+   * held). A job is made at once when its lane is idle (see DirectFirstLanes); until it is made or
+   * queued, the stored cursor stays before its first envelope.
    */
   private async queueUnqueued(sessionId: string): Promise<void> {
     const lanes = this.unqueued.get(sessionId);
     if (!lanes) return;
     this.unqueued.delete(sessionId);
-    for (const [lane, jobIds] of lanes) {
-      for (let i = 0; i < jobIds.length; i += MAX_DELIVERIES_PER_JOB) {
-        await this.deps.queue.add({ sessionId: lane, messageId: jobIds.slice(i, i + MAX_DELIVERIES_PER_JOB).join(DELIVERY_JOB_SEPARATOR) });
+    for (const [lane, deliveries] of lanes) {
+      for (let i = 0; i < deliveries.length; i += MAX_DELIVERIES_PER_JOB) {
+        const chunk = deliveries.slice(i, i + MAX_DELIVERIES_PER_JOB);
+        const seq = chunk[0]?.seq ?? 0;
+        const job = { sessionId: lane, messageId: chunk.map((d) => d.jobId).join(DELIVERY_JOB_SEPARATOR) };
+        this.holdCursor(sessionId, seq);
+        try {
+          // Settled with an error only when the lanes close: the cursor stays before it, for the next start.
+          await this.deps.lanes.offer(job, () => this.releaseCursor(sessionId, seq));
+        } catch (error) {
+          this.releaseCursor(sessionId, seq);
+          throw error;
+        }
       }
     }
   }
@@ -300,8 +357,8 @@ export class WebhookFanout {
       lanes = new Map();
       this.unqueued.set(envelope.sessionId, lanes);
     }
-    const jobIds = lanes.get(lane) ?? [];
-    jobIds.push(deliveryJobId(job));
-    lanes.set(lane, jobIds);
+    const deliveries = lanes.get(lane) ?? [];
+    deliveries.push({ jobId: deliveryJobId(job), seq: envelope.seq });
+    lanes.set(lane, deliveries);
   }
 }

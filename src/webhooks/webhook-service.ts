@@ -2,10 +2,11 @@ import type { Config } from '../config.js';
 import { AppError, sessionNotFound } from '../errors.js';
 import type { ReplayableEnvelopeSource } from '../events/event-recorder.js';
 import type { Logger } from '../logger.js';
-import type { SendQueue, SendQueueCounts } from '../queue/send-queue.js';
+import type { SendQueueCounts } from '../queue/send-queue.js';
 import type { DeliveryQuery, DeliveryStore } from '../storage/delivery-store.js';
 import { FINAL_STATUSES, deliveryJobId, newDelivery, randomDeliveryId, toDeliveryView, type DeliveryRecord, type DeliveryView } from './delivery.js';
 import { DeliveryProcessor, type AttemptObserver } from './delivery-processor.js';
+import type { DeliveryLanes } from './direct-first-lanes.js';
 import { WebhookFanout } from './webhook-fanout.js';
 import { WebhookSender } from './webhook-sender.js';
 import { WebhookTargets, laneKeyOf, toDeliveryTarget, type AppTargetStatus, type SessionWebhookAccess } from './webhook-targets.js';
@@ -18,8 +19,8 @@ const LATENCY_SAMPLES = 1_000;
 export interface WebhookServiceDeps {
   config: Config;
   store: DeliveryStore;
-  /** A lane queue (`<sessionId>.<targetId>` keys): BullMQ in Redis mode, in-process otherwise. */
-  queue: SendQueue;
+  /** The lanes (`<sessionId>.<targetId>` keys): made from memory while idle, else queued — BullMQ in Redis mode, in-process otherwise. */
+  queue: DeliveryLanes;
   source: ReplayableEnvelopeSource;
   sessions: SessionWebhookAccess;
   logger: Logger;
@@ -107,7 +108,7 @@ export class WebhookService {
     this.fanout = new WebhookFanout({
       source: deps.source,
       store: deps.store,
-      queue: deps.queue,
+      lanes: deps.queue,
       targets: this.targets,
       firstDelayMs: webhook.retryScheduleMs[0] ?? 0,
       logger: deps.logger,
@@ -120,7 +121,7 @@ export class WebhookService {
     this.fanout.start(this.deps.sessions.list().map((s) => s.id));
   }
 
-  /** Resolves when every envelope received so far has its deliveries queued (tests). */
+  /** Resolves when every envelope received so far has its deliveries offered to their lanes (tests). */
   idle(): Promise<void> {
     return this.fanout.idle();
   }

@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { expect } from 'vitest';
 import { AwaitableLog } from './awaitable-log.js';
 import { freePort } from './free-port.js';
+import { eventually } from './messaging.js';
 import type { LogLine } from './log-capture.js';
 import { TEST_API_KEY } from './test-app.js';
 
@@ -96,4 +98,13 @@ export async function call(base: string, method: string, path: string, body?: un
   const res = await fetch(`${base}${path}`, { method, headers: API_HEADERS, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
   const text = await res.text();
   return { status: res.status, body: (text === '' ? {} : JSON.parse(text)) as Record<string, unknown>, headers: res.headers };
+}
+
+/** Creates a simulator session and scans it, over HTTP. */
+export async function readySession(base: string, id: string): Promise<void> {
+  expect((await call(base, 'POST', '/api/v1/sessions', { id, engine: 'simulator' })).status).toBe(201);
+  await eventually(async () => ((await call(base, 'GET', `/api/v1/sessions/${id}`)).body.status === 'qr' ? true : null));
+  const scanned = await call(base, 'POST', `/api/v1/sessions/${id}/simulator/scan`, {});
+  expect(scanned.status).toBe(200);
+  expect(scanned.body).toMatchObject({ status: 'ready' });
 }

@@ -5,21 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findProcesses, killProcessGroup } from '../../src/engines/webjs/process-tree.js';
-import { API_HEADERS, call, startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
+import { API_HEADERS, call, readySession, startGatewayProcess, type GatewayProcess } from '../helpers/gateway-process.js';
 import { eventually } from '../helpers/messaging.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 
 const TO = '5511999991234';
 const MESSAGES = '/api/v1/sessions/drain/messages';
-
-/** Creates a simulator session and scans it, over HTTP. */
-async function readySession(base: string, id: string): Promise<void> {
-  expect((await call(base, 'POST', '/api/v1/sessions', { id, engine: 'simulator' })).status).toBe(201);
-  await eventually(async () => ((await call(base, 'GET', `/api/v1/sessions/${id}`)).body.status === 'qr' ? true : null));
-  const scanned = await call(base, 'POST', `/api/v1/sessions/${id}/simulator/scan`, {});
-  expect(scanned.status).toBe(200);
-  expect(scanned.body).toMatchObject({ status: 'ready' });
-}
 
 /** Queues a text send (202) and returns its id. */
 async function queueText(base: string, sessionId: string, text: string): Promise<string> {

@@ -25,7 +25,9 @@ describe('a Redis outage and its end', () => {
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     let redis: RedisServer = await startRedisServer({ dir, appendOnly: true });
     cleanups.push(() => redis.stop());
-    const receiver = await WebhookReceiver.start();
+    // Each event's first attempt fails: an idle lane's delivery is made without the queue, and this
+    // hands the lane to its BullMQ queue, whose Worker then has to live through the outage.
+    const receiver = await WebhookReceiver.start((_request, nth) => ({ status: nth === 1 ? 503 : 200 }));
     cleanups.push(() => receiver.stop());
     const log = new LogCapture('warn');
     const t: TestApp = await startTestApp({ env: { ...webhookEnv(receiver), REDIS_URL: redis.url, REDIS_PREFIX: 'lanes' } }, { logger: log.logger });

@@ -7,6 +7,8 @@ import { MemoryDeliveryStore } from '../../src/storage/memory/memory-delivery-st
 import type { SessionWebhook } from '../../src/sessions/session.js';
 import { eventDeliveryId, newDelivery } from '../../src/webhooks/delivery.js';
 import { scheduledDelay } from '../../src/webhooks/delivery-processor.js';
+import { DirectFirstLanes } from '../../src/webhooks/direct-first-lanes.js';
+import { aborted, deferred } from '../contract/send-queue.contract.js';
 import { CURSOR_WRITE_INTERVAL_MS, MAX_DELIVERIES_PER_JOB, WebhookFanout } from '../../src/webhooks/webhook-fanout.js';
 import { WebhookTargets, laneKeyOf, sessionTargetId, type SessionWebhookAccess } from '../../src/webhooks/webhook-targets.js';
 import { LogCapture } from '../helpers/log-capture.js';
@@ -108,10 +110,12 @@ describe('webhook fan-out', () => {
     const queue = new MemorySendQueue();
     const logs = new LogCapture('warn');
     const targets = new WebhookTargets(webhookConfig(options.config), sessionsWith(options.webhooks ?? { s: [] }));
-    const fanout = new WebhookFanout({ source: log, store, queue, targets, firstDelayMs: 0, logger: logs.logger });
-    closers.push(() => queue.close(), () => fanout.close());
+    // Lanes not started (unless a test starts them): every offer goes to the queue.
+    const lanes = new DirectFirstLanes(queue);
+    const fanout = new WebhookFanout({ source: log, store, lanes, targets, firstDelayMs: 0, logger: logs.logger });
+    closers.push(() => lanes.close(), () => fanout.close());
     const seqsQueued = async (sessionId: string): Promise<number[]> => (await store.list({ sessionId, limit: 200 })).data.map((d) => d.seq).sort((a, b) => a - b);
-    return { log, store, queue, fanout, logs, seqsQueued };
+    return { log, store, queue, lanes, fanout, logs, seqsQueued };
   }
 
   it('catches up at start from the stored cursor (what was logged but never handed over), then goes live, each envelope once', async () => {
@@ -182,6 +186,32 @@ describe('webhook fan-out', () => {
     await fanout.idle();
     await fanout.close();
     expect(store.writes).toEqual([1, 6, 7]);
+  });
+
+  it('keeps the stored cursor before a delivery being made from memory (no queue job) until it is made', async () => {
+    const store = new CursorLog();
+    const { log, fanout, queue, lanes } = setup({ store });
+    const release = deferred();
+    const made: string[] = [];
+    await lanes.start(async (j, signal) => {
+      await Promise.race([release.promise, aborted(signal)]);
+      made.push(j.messageId);
+      return { outcome: 'done' };
+    });
+    fanout.start(['s']);
+    await fanout.idle();
+    log.append('s');
+    await fanout.idle();
+    // The first cursor is written at once, but not past the delivery in flight.
+    expect(store.writes).toEqual([0]);
+    log.append('s');
+    log.append('s');
+    await fanout.idle();
+    expect(await store.getCursor('s')).toBe(0);
+    release.resolve();
+    await vi.waitFor(() => expect(store.writes.at(-1)).toBe(3), { timeout: 5_000, interval: 10 });
+    expect(made.flatMap((m) => m.split(','))).toHaveLength(3);
+    expect(await queue.counts()).toEqual({ waiting: 0, active: 0 });
   });
 
   it('does not send the history of a session it never fanned out; envelopes before start are left to the catch-up', async () => {
