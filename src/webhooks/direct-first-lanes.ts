@@ -3,6 +3,11 @@ import type { SendJob, SendJobResult, SendProcessor, SendQueue, SendQueueCounts 
 
 /** Jobs one lane holds in memory at most; past that the lane's next jobs go to the queue. */
 export const MAX_HELD_JOBS_PER_LANE = 256;
+/**
+ * Lanes whose state is kept; past that, idle ones are forgotten (deleted sessions and replaced
+ * targets leave theirs behind). A forgotten lane is read from the queue again at its next job.
+ */
+export const MAX_TRACKED_LANES = 10_000;
 
 /** Told once a job offered is made or durable in the queue (no argument); or, at close, that neither happened (the error). */
 export type Settled = (error?: Error) => void;
@@ -36,6 +41,8 @@ interface Lane {
   ops: Promise<void>;
   /** Queued jobs taken by the queue's processor and waiting for the held ones (active for the queue, waiting in fact). */
   queuedWaiting: number;
+  /** Tasks given to `serially` and not finished. */
+  pendingOps: number;
   readonly controller: AbortController;
 }
 
@@ -269,15 +276,31 @@ export class DirectFirstLanes implements DeliveryLanes {
   private laneOf(key: string): Lane {
     let lane = this.lanes.get(key);
     if (!lane) {
-      lane = { mode: 'unknown', held: [], run: null, ops: Promise.resolve(), queuedWaiting: 0, controller: new AbortController() };
+      if (this.lanes.size >= MAX_TRACKED_LANES) this.forgetIdleLanes();
+      lane = { mode: 'unknown', held: [], run: null, ops: Promise.resolve(), queuedWaiting: 0, pendingOps: 0, controller: new AbortController() };
       this.lanes.set(key, lane);
     }
     return lane;
   }
 
+  /** Lanes tracked now (tests). */
+  get trackedLanes(): number {
+    return this.lanes.size;
+  }
+
+  /** Drops the lanes with nothing held, running or pending: their next job reads the queue again. */
+  private forgetIdleLanes(): void {
+    for (const [key, lane] of this.lanes) {
+      if (lane.held.length === 0 && !lane.run && lane.queuedWaiting === 0 && lane.pendingOps === 0) this.lanes.delete(key);
+    }
+  }
+
   /** Runs `task` after the lane's earlier ones; a failure is the caller's, not the next task's. */
   private serially(lane: Lane, task: () => Promise<void>): Promise<void> {
-    const result = lane.ops.then(task);
+    lane.pendingOps += 1;
+    const result = lane.ops.then(task).finally(() => {
+      lane.pendingOps -= 1;
+    });
     lane.ops = result.catch(() => undefined);
     return result;
   }

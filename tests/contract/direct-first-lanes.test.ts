@@ -3,7 +3,7 @@ import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { BullmqSendQueue } from '../../src/queue/bullmq-send-queue.js';
 import { MemorySendQueue } from '../../src/queue/memory-send-queue.js';
 import type { SendJob, SendJobResult, SendQueue } from '../../src/queue/send-queue.js';
-import { DirectFirstLanes, MAX_HELD_JOBS_PER_LANE } from '../../src/webhooks/direct-first-lanes.js';
+import { DirectFirstLanes, MAX_HELD_JOBS_PER_LANE, MAX_TRACKED_LANES } from '../../src/webhooks/direct-first-lanes.js';
 import { ProcessorCalls, aborted, deferred, describeSendQueueContract, ids, job, type SendQueueOpenOptions } from './send-queue.contract.js';
 
 const ERROR_RETRY_MS = 50;
@@ -105,10 +105,16 @@ describe.each(drivers)('direct-first lanes over %s', (_name, openInner) => {
   });
 
   it('hands a lane to the queue at its first job that must wait: that job and the held ones queued in order, later offers behind them, then back to memory', async () => {
-    const firstOfTwo = new Set<string>();
-    const { lanes, inner, calls, settlements } = await setup(async (j) => {
-      if (j.messageId !== job('b', 1).messageId || firstOfTwo.has(j.messageId)) return DONE;
-      firstOfTwo.add(j.messageId);
+    let failed = false;
+    const lateOffered = deferred();
+    const { lanes, inner, calls, settlements } = await setup(async (j, signal) => {
+      if (j.messageId !== job('b', 1).messageId) return DONE;
+      if (failed) {
+        // The queue's attempt waits until the test has offered a job while the queue holds the lane.
+        await Promise.race([lateOffered.promise, aborted(signal)]);
+        return DONE;
+      }
+      failed = true;
       return { outcome: 'retry', delayMs: 30 };
     });
     const early = [1, 2, 3].map((n) => job('b', n));
@@ -119,6 +125,7 @@ describe.each(drivers)('direct-first lanes over %s', (_name, openInner) => {
     const late = job('b', 4);
     await lanes.offer(late, settlements.for(late));
     expect(inner.added).toEqual(ids('b', 1, 2, 3, 4));
+    lateOffered.resolve();
     await calls.reach('b', 5);
     expect(calls.of('b')).toEqual(ids('b', 1, 1, 2, 3, 4));
     // The queue's jobs done, a read finds the lane empty: the next job is made from memory again.
@@ -222,6 +229,31 @@ describe.each(drivers)('direct-first lanes over %s', (_name, openInner) => {
     await lanes.close();
     for (const j of held) expect((await settlements.of(j))?.message).toMatch(/closed before the delivery was made/);
     await expect(lanes.offer(job('g', 3), () => undefined)).rejects.toThrow(/closed/);
+  });
+
+  it(`forgets idle lanes past ${MAX_TRACKED_LANES} tracked; a forgotten lane reads its queue again, so order holds`, async () => {
+    const release = deferred();
+    const { lanes, calls, settlements } = await setup(async (j, signal) => {
+      if (j.sessionId === 'busy') await Promise.race([release.promise, aborted(signal)]);
+      return DONE;
+    });
+    // A lane the queue holds (jobs behind a held one) and one with a job in memory: never forgotten.
+    await lanes.offer(job('busy', 1), settlements.for(job('busy', 1)));
+    await lanes.add(job('busy', 2));
+    const keys = Array.from({ length: MAX_TRACKED_LANES }, (_, i) => `idle${i}`);
+    await Promise.all(keys.map((key) => lanes.offer(job(key, 1), settlements.for(job(key, 1)))));
+    await Promise.all(keys.map((key) => settlements.of(job(key, 1))));
+    expect(lanes.trackedLanes).toBe(MAX_TRACKED_LANES + 1);
+    // A new lane past the bound: the idle ones are forgotten, the busy one is kept.
+    await lanes.offer(job('fresh', 1), settlements.for(job('fresh', 1)));
+    expect(lanes.trackedLanes).toBe(2);
+    await lanes.offer(job('idle0', 2), settlements.for(job('idle0', 2)));
+    const late = job('busy', 3);
+    await lanes.offer(late, settlements.for(late));
+    release.resolve();
+    await calls.reach('busy', 3);
+    expect(calls.of('busy')).toEqual(ids('busy', 1, 2, 3));
+    expect(calls.of('idle0')).toEqual(ids('idle0', 1, 2));
   });
 
   it('queues what is offered before start (nothing to make it with yet)', async () => {
