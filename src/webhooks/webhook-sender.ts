@@ -161,8 +161,18 @@ export class WebhookSender {
     }
     if (input.sendApiKey && this.options.apiKey) headers[this.options.apiKey.header] = this.options.apiKey.value;
 
-    const timeout = AbortSignal.timeout(this.options.timeoutMs);
-    const signal = AbortSignal.any([input.signal, timeout]);
+    // One controller per attempt, its timer cleared at the end: AbortSignal.timeout() and
+    // AbortSignal.any() would keep each attempt's signals (and the timer) alive for the whole
+    // WEBHOOK_TIMEOUT, long enough to reach the old generation at hundreds of deliveries a second.
+    const controller = new AbortController();
+    const { signal } = controller;
+    const deadline = { passed: false };
+    const timer = setTimeout(() => {
+      deadline.passed = true;
+      controller.abort();
+    }, this.options.timeoutMs);
+    const forward = (): void => controller.abort();
+    input.signal.addEventListener('abort', forward, { once: true });
     try {
       const response = await request(url, {
         method: 'POST',
@@ -185,7 +195,7 @@ export class WebhookSender {
       return failed({ code: 'HTTP_ERROR', message: `HTTP ${statusCode}` }, statusCode, { retryAfterMs });
     } catch (error) {
       if (interrupted()) return { kind: 'interrupted' };
-      if (timeout.aborted) return failed({ code: 'TIMEOUT', message: `no answer within ${this.options.timeoutMs} ms` });
+      if (deadline.passed) return failed({ code: 'TIMEOUT', message: `no answer within ${this.options.timeoutMs} ms` });
       const guard = guardErrorOf(error);
       if (guard?.kind === 'forbidden') return failed({ code: 'URL_FORBIDDEN', message: guard.message });
       const code = errorCodeOf(error);
@@ -194,6 +204,9 @@ export class WebhookSender {
       }
       const message = guard ? guard.message : error instanceof Error ? error.message : String(error);
       return failed({ code: 'CONNECTION_ERROR', message: code && !message.includes(code) ? `${code}: ${message}` : message || (code ?? 'connection failed') });
+    } finally {
+      clearTimeout(timer);
+      input.signal.removeEventListener('abort', forward);
     }
   }
 
