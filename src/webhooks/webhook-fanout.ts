@@ -59,8 +59,8 @@ export class WebhookFanout {
   /** Deliveries stored but not offered to their lane yet, per session, then per lane (offered at the end of a burst). */
   private readonly unqueued = new Map<string, Map<string, UnqueuedDelivery[]>>();
   /**
-   * Per session, the first seq of each job offered and not settled yet (made from memory, neither
-   * made nor queued), with how many such jobs start there: the stored cursor stays before them.
+   * Per session, the first seq of each job offered and not settled yet (being made from memory:
+   * neither made nor queued), with how many such jobs start there: the stored cursor stays before them.
    */
   private readonly unsettled = new Map<string, Map<number, number>>();
   /** Tasks chained per session and not finished (the running one included). */
@@ -321,8 +321,10 @@ export class WebhookFanout {
         const job = { sessionId: lane, messageId: chunk.map((d) => d.jobId).join(DELIVERY_JOB_SEPARATOR) };
         this.holdCursor(sessionId, seq);
         try {
-          // Settled with an error only when the lanes close: the cursor stays before it, for the next start.
-          await this.deps.lanes.offer(job, () => this.releaseCursor(sessionId, seq));
+          // Settled with an error only when the lanes close: the cursor then stays before it, for the next start.
+          await this.deps.lanes.offer(job, (error) => {
+            if (error === undefined) this.releaseCursor(sessionId, seq);
+          });
         } catch (error) {
           this.releaseCursor(sessionId, seq);
           throw error;
