@@ -161,8 +161,8 @@ export class WebhookSender {
     }
     if (input.sendApiKey && this.options.apiKey) headers[this.options.apiKey.header] = this.options.apiKey.value;
 
-    // One controller per attempt, its timer cleared at the end: AbortSignal.timeout() and
-    // AbortSignal.any() would keep each attempt's signals (and the timer) alive for the whole
+    // One controller per attempt, its timer cleared at the end: a timeout signal combined with the
+    // lane's signal would keep each attempt's signals (and the timer) alive for the whole
     // WEBHOOK_TIMEOUT, long enough to reach the old generation at hundreds of deliveries a second.
     const controller = new AbortController();
     const { signal } = controller;
