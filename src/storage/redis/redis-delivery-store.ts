@@ -93,15 +93,16 @@ return out`);
  * meets them, members older than the retention are trimmed on insert. Fan-out cursors live at
  * `<prefix>:whcursor:<sessionId>`. The connection belongs to the caller.
  *
- * Deliveries this instance inserted and has not read or changed since are kept in memory (up to
- * {@link FRESH_DELIVERIES_KEPT}, oldest dropped first), so that the first `getWithBody` of a fresh
+ * Deliveries this instance inserted and has not read or changed since are kept in memory — the
+ * record object given to `insert` (records are replaced, never changed in place), up to
+ * {@link FRESH_DELIVERIES_KEPT}, oldest dropped first — so that the first `getWithBody` of a fresh
  * delivery — its first attempt, right after the fan-out made it — costs no round trip. Every
  * `modify` forgets the entry. This relies on one gateway process per REDIS_PREFIX (as the queues
  * do): another process's change to a delivery still in memory here would not be seen before the
  * compare-and-set, which then fails (an extra attempt of an at-least-once delivery, never a lost one).
  */
 export class RedisDeliveryStore implements DeliveryStore {
-  private readonly fresh = new Map<string, { raw: string; body: string }>();
+  private readonly fresh = new Map<string, { record: DeliveryRecord; body: string }>();
 
   constructor(
     private readonly redis: Redis,
@@ -137,7 +138,7 @@ export class RedisDeliveryStore implements DeliveryStore {
     const raw = JSON.stringify(record);
     const inserted = (await INSERT.run(this.redis, keys, [raw, body, String(this.retentionMs), String(Date.parse(record.createdAt)), record.id, String(cutoff)])) === 1;
     if (inserted) {
-      this.fresh.set(record.id, { raw, body });
+      this.fresh.set(record.id, { record, body });
       if (this.fresh.size > FRESH_DELIVERIES_KEPT) {
         const oldest = this.fresh.keys().next();
         if (oldest.done !== true) this.fresh.delete(oldest.value);
@@ -159,7 +160,7 @@ export class RedisDeliveryStore implements DeliveryStore {
     const fresh = this.fresh.get(id);
     if (fresh) {
       this.fresh.delete(id);
-      return { record: JSON.parse(fresh.raw) as DeliveryRecord, body: fresh.body };
+      return fresh;
     }
     const [raw, body] = await this.redis.mget(this.recordKey(id), this.bodyKey(id));
     return raw === null || raw === undefined ? null : { record: JSON.parse(raw) as DeliveryRecord, body: body ?? null };
