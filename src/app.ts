@@ -132,7 +132,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     maxTotalBytes: config.media.storeMaxBytes > 0 ? config.media.storeMaxBytes : undefined,
     onError: (error, context) => app.log.error({ err: error }, context),
   });
-  const pipeline = new MessagePipeline({ bus, store: storage.messages, queue, tracker, logger: app.log, media });
+  const pipeline = new MessagePipeline({ bus, store: storage.engineMessages, queue, tracker, logger: app.log, media });
   const messages = new MessageService({ config, store: storage.messages, idempotency: storage.idempotency, queue, sessions, bus });
   const actions = new MessageActions({ service: messages, store: storage.messages, sessions, bus });
   const fetchOptions = mediaFetchOptions(config);

@@ -31,13 +31,24 @@ export interface Storage {
   readonly contacts: ContactStore;
   /** Message records, both directions. */
   readonly messages: MessageStore;
+  /**
+   * The same records for the engine-event pipeline (inbound messages, acks, edits, revokes): in
+   * Redis mode over the second connection (see `redis`), in embedded mode the same store as `messages`.
+   */
+  readonly engineMessages: MessageStore;
   /** `Idempotency-Key` reservations. */
   readonly idempotency: IdempotencyStore;
   /** Webhook deliveries (the attempts log) and the webhook fan-out cursors. */
   readonly deliveries: DeliveryStore;
   /** Every contract event, per session in `seq` order (event-log route, SSE resume, webhook replays). */
   readonly events: EventLog;
-  /** The shared command connection in Redis mode (rate limit, health). */
+  /**
+   * The request path's connection in Redis mode (registry, contacts, messages, idempotency, event
+   * log, rate limit, health), auto-pipelined: the commands a burst of requests issues in one turn
+   * of the event loop leave in one write. The delivery store and `engineMessages` share a second
+   * connection without auto-pipelining: their commands come one or two per turn, where a pipeline
+   * of its own per command only fed the garbage collector (docs/benchmarks.md §10).
+   */
   readonly redis: Redis | null;
   close(): Promise<void>;
 }
@@ -53,16 +64,28 @@ export interface StorageOptions {
 
 export async function openStorage(config: Config, options: StorageOptions = {}): Promise<Storage> {
   if (config.redis) {
-    const redis = await openRedis({ url: config.redis.url, password: config.redis.password, name: `${config.redis.prefix}:store` });
+    const { url, password, prefix } = config.redis;
+    const redis = await openRedis({ url, password, name: `${prefix}:store` });
+    let engine: Redis;
+    try {
+      engine = await openRedis({ url, password, name: `${prefix}:engine`, autoPipelining: false });
+    } catch (error) {
+      await closeRedis(redis);
+      throw error;
+    }
     if (options.logger) await checkEvictionPolicy(redis, options.logger);
-    const registry = new RedisSessionRegistry(redis, config.redis.prefix);
-    const contacts = new RedisContactStore(redis, config.redis.prefix);
-    const messages = new RedisMessageStore(redis, config.redis.prefix, config.send.messageTtlMs);
-    const idempotency = new RedisIdempotencyStore(redis, config.redis.prefix);
-    const deliveries = new RedisDeliveryStore(redis, config.redis.prefix);
-    // A session's log lives as long as its message history: MESSAGE_TTL after its last event.
-    const events = new RedisEventLog(redis, config.redis.prefix, { retentionMs: config.send.messageTtlMs });
-    return assemble('redis', { registry, contacts, messages, idempotency, events, deliveries }, redis);
+    const ttlMs = config.send.messageTtlMs;
+    const stores: Stores = {
+      registry: new RedisSessionRegistry(redis, prefix),
+      contacts: new RedisContactStore(redis, prefix),
+      messages: new RedisMessageStore(redis, prefix, ttlMs),
+      engineMessages: new RedisMessageStore(engine, prefix, ttlMs),
+      idempotency: new RedisIdempotencyStore(redis, prefix),
+      deliveries: new RedisDeliveryStore(engine, prefix),
+      // A session's log lives as long as its message history: MESSAGE_TTL after its last event.
+      events: new RedisEventLog(redis, prefix, { retentionMs: ttlMs }),
+    };
+    return assemble('redis', stores, [redis, engine]);
   }
   const onWriteError = options.onWriteError ?? ((error: unknown) => process.emitWarning(`session registry write failed: ${String(error)}`));
   const registry = await MemorySessionRegistry.persistedTo(join(config.sessionsPath, REGISTRY_FILE), onWriteError);
@@ -71,20 +94,20 @@ export async function openStorage(config: Config, options: StorageOptions = {}):
   const idempotency = new MemoryIdempotencyStore();
   const deliveries = new MemoryDeliveryStore();
   const events = new MemoryEventLog();
-  return assemble('embedded', { registry, contacts, messages, idempotency, events, deliveries }, null);
+  return assemble('embedded', { registry, contacts, messages, engineMessages: messages, idempotency, events, deliveries }, []);
 }
 
 type Stores = Omit<Storage, 'mode' | 'redis' | 'close'>;
 
-/** The Storage of a set of stores: closing closes each store, then the connection they share. */
-function assemble(mode: Storage['mode'], stores: Stores, redis: Redis | null): Storage {
+/** The Storage of a set of stores: closing closes each store once, then the connections they share (the first is `redis`). */
+function assemble(mode: Storage['mode'], stores: Stores, connections: Redis[]): Storage {
   return {
     mode,
     ...stores,
-    redis,
+    redis: connections[0] ?? null,
     close: async () => {
-      for (const store of Object.values(stores)) await store.close();
-      if (redis) await closeRedis(redis);
+      for (const store of new Set(Object.values(stores))) await store.close();
+      for (const connection of connections) await closeRedis(connection);
     },
   };
 }

@@ -5,6 +5,13 @@ export interface RedisConnectionOptions {
   password?: string | undefined;
   /** Connection name shown by CLIENT LIST, e.g. `wagw:store`. */
   name: string;
+  /**
+   * Collect the commands issued in one turn of the event loop into one pipeline (default true).
+   * It pays where many commands leave per turn (HTTP bursts); where they come one or two at a time
+   * (engine events, webhook deliveries) each command gets a pipeline of its own, and those objects
+   * live long enough to be promoted and feed major garbage collections.
+   */
+  autoPipelining?: boolean;
 }
 
 /**
@@ -19,7 +26,7 @@ export async function openRedis(options: RedisConnectionOptions): Promise<Redis>
     enableOfflineQueue: false,
     // Commands issued in the same tick leave in one socket write: with many sessions sending at
     // once, the per-command write syscall was the largest CPU cost of the send path.
-    enableAutoPipelining: true,
+    enableAutoPipelining: options.autoPipelining ?? true,
     maxRetriesPerRequest: 1,
     connectTimeout: 5_000,
     retryStrategy: (times) => Math.min(times * 200, 2_000),
