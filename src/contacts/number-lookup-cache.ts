@@ -1,4 +1,5 @@
 import type { SessionManager } from '../sessions/session-manager.js';
+import { dropOldest } from '../bounded-map.js';
 
 /** "Cached briefly" (contract): how long a lookup answer, positive or negative, is reused. */
 export const NUMBER_LOOKUP_TTL_MS = 10 * 60_000;
@@ -62,11 +63,7 @@ export class NumberLookupCache {
   private remember(key: string, chatId: string | null): void {
     this.entries.delete(key);
     this.entries.set(key, { chatId, expiresAt: this.now() + this.ttlMs });
-    while (this.entries.size > this.maxEntries) {
-      const oldest = this.entries.keys().next();
-      if (oldest.done) break;
-      this.entries.delete(oldest.value);
-    }
+    dropOldest(this.entries, this.maxEntries);
   }
 }
 

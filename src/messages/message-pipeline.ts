@@ -10,6 +10,7 @@ import { newRecord } from './message.js';
 import { publishMessageStatus } from './message-status-event.js';
 import { failQueued } from './send-attempt.js';
 import type { SendTracker } from './send-tracker.js';
+import { dropOldest } from '../bounded-map.js';
 
 /** How long an ack may wait for the worker to record the id of the send it belongs to. */
 const SEND_SETTLE_WAIT_MS = 10_000;
@@ -146,10 +147,7 @@ export class MessagePipeline {
     if (!pending) {
       pending = this.receive(sessionId, m, seenAt);
       this.earlyReceives.set(key, pending);
-      if (this.earlyReceives.size > EARLY_RECEIVES_KEPT) {
-        const oldest = this.earlyReceives.keys().next();
-        if (oldest.done !== true) this.earlyReceives.delete(oldest.value);
-      }
+      dropOldest(this.earlyReceives, EARLY_RECEIVES_KEPT);
     }
     await pending;
   }

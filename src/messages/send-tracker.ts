@@ -1,4 +1,5 @@
 import type { MessageRecord } from './message.js';
+import { dropOldest } from '../bounded-map.js';
 
 /**
  * Which sessions have an engine send in flight in this process, so that the event pipeline can
@@ -22,10 +23,7 @@ export class SendTracker {
     const key = `${record.sessionId} ${record.waMessageId}`;
     this.recent.delete(key);
     this.recent.set(key, record);
-    if (this.recent.size > this.maxRecent) {
-      const oldest = this.recent.keys().next();
-      if (!oldest.done) this.recent.delete(oldest.value);
-    }
+    dropOldest(this.recent, this.maxRecent);
   }
 
   recall(sessionId: string, waMessageId: string): MessageRecord | undefined {

@@ -1,5 +1,6 @@
 import { randomHex } from '../../random-hex.js';
 import type { EngineChat, EngineContact, EngineMe, InboundMessage, OutboundContent } from '../engine.js';
+import { dropOldest } from '../../bounded-map.js';
 
 /** A message the simulated phone remembers, so that acks, edits, reactions and revokes can find it. */
 export interface SimulatedMessage {
@@ -87,10 +88,7 @@ export class SimulatedPhone {
 
   remember(message: SimulatedMessage): void {
     this.messages.set(message.waMessageId, message);
-    if (this.messages.size > SimulatedPhone.MAX_MESSAGES) {
-      const oldest = this.messages.keys().next();
-      if (!oldest.done) this.messages.delete(oldest.value);
-    }
+    dropOldest(this.messages, SimulatedPhone.MAX_MESSAGES);
     this.addContact(message.chatId);
   }
 

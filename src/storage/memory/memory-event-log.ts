@@ -11,6 +11,7 @@ import {
   sameSession,
   rangeBounds,
 } from '../event-log.js';
+import { dropOldest } from '../../bounded-map.js';
 
 /** Bytes of envelope JSON kept per session by default (the oldest entries go first beyond it). */
 export const DEFAULT_MAX_EVENT_BYTES_PER_SESSION = 16 * 1024 * 1024;
@@ -114,21 +115,13 @@ export class MemoryEventLog implements EventLog {
     if (ring) this.sessions.delete(event.sessionId);
     else ring = new SessionRing(this.maxPerSession);
     this.sessions.set(event.sessionId, ring);
-    this.evictSessions();
+    dropOldest(this.sessions, this.maxSessions);
     ring.lastSeq += 1;
     const json = JSON.stringify(toEnvelope(event, newEventId(), ring.lastSeq));
     const entry: Entry = { seq: ring.lastSeq, occurredMs: event.occurredAt.getTime(), json, bytes: json.length };
     ring.push(entry);
     while (ring.bytes > this.maxBytesPerSession && ring.size > 1) ring.shift();
     return parse(entry);
-  }
-
-  private evictSessions(): void {
-    while (this.sessions.size > this.maxSessions) {
-      const oldest = this.sessions.keys().next();
-      if (oldest.done) return;
-      this.sessions.delete(oldest.value);
-    }
   }
 
   async read(sessionId: string, afterSeq: number, limit: number): Promise<EventEnvelope[]> {

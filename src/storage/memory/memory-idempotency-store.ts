@@ -1,4 +1,5 @@
 import type { IdempotencyReservation, IdempotencyStore } from '../idempotency-store.js';
+import { dropOldest } from '../../bounded-map.js';
 
 /** Keys kept by default; the oldest reserved are forgotten beyond it. */
 export const DEFAULT_MAX_IDEMPOTENCY_KEYS = 100_000;
@@ -22,11 +23,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     const held = this.keys.get(id);
     if (held) return held.bodyHash === bodyHash ? { status: 'replay', messageId: held.messageId } : { status: 'conflict' };
     this.keys.set(id, { bodyHash, messageId });
-    while (this.keys.size > this.maxKeys) {
-      const oldest = this.keys.keys().next();
-      if (oldest.done) break;
-      this.keys.delete(oldest.value);
-    }
+    dropOldest(this.keys, this.maxKeys);
     return { status: 'reserved' };
   }
 

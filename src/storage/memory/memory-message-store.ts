@@ -2,6 +2,7 @@ import type { MessageRecord, StatusUpdate } from '../../messages/message.js';
 import { applyStatusUpdate } from '../../messages/message.js';
 import type { MessagePage, MessageQuery, MessageStats, MessageStore, TimeRange } from '../message-store.js';
 import { StatsAccumulator, decodeCursor, encodeCursor, isAfter, matchesQuery, newestFirst, pageLimit, timeMs } from '../message-store.js';
+import { dropOldest } from '../../bounded-map.js';
 
 const clone = (record: MessageRecord): MessageRecord => structuredClone(record);
 
@@ -86,11 +87,7 @@ export class MemoryMessageStore implements MessageStore {
     session.records.set(record.id, clone(record));
     this.sessionOf.set(record.id, record.sessionId);
     if (record.waMessageId !== null) session.byWaId.set(record.waMessageId, record.id);
-    while (session.records.size > this.maxPerSession) {
-      const oldest = session.records.keys().next();
-      if (oldest.done) break;
-      this.remove(session, oldest.value);
-    }
+    dropOldest(session.records, this.maxPerSession, (id) => this.remove(session, id));
     return true;
   }
 

@@ -4,6 +4,7 @@ import type { DeliveryRecord, DeliveryStatus } from '../../webhooks/delivery.js'
 import type { DeliveryPage, DeliveryQuery, DeliveryStore } from '../delivery-store.js';
 import { DELIVERY_RETENTION_MS, decodeDeliveryCursor, deliveryPageLimit, encodeDeliveryCursor } from '../delivery-store.js';
 import { LuaScript } from './lua-script.js';
+import { dropOldest } from '../../bounded-map.js';
 
 /** Inserts a record and its body (unless the id exists) and indexes it; trims index members past the retention. */
 const INSERT = new LuaScript(`
@@ -139,10 +140,7 @@ export class RedisDeliveryStore implements DeliveryStore {
     const inserted = (await INSERT.run(this.redis, keys, [raw, body, String(this.retentionMs), String(Date.parse(record.createdAt)), record.id, String(cutoff)])) === 1;
     if (inserted) {
       this.fresh.set(record.id, { record, body });
-      if (this.fresh.size > FRESH_DELIVERIES_KEPT) {
-        const oldest = this.fresh.keys().next();
-        if (oldest.done !== true) this.fresh.delete(oldest.value);
-      }
+      dropOldest(this.fresh, FRESH_DELIVERIES_KEPT);
     }
     return inserted;
   }
