@@ -1,10 +1,10 @@
 import { rm } from 'node:fs/promises';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
 import { newRecord } from '../../src/messages/message.js';
 import { closeRedis, openRedis } from '../../src/storage/redis/redis-connection.js';
 import { openStorage } from '../../src/storage/storage.js';
-import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { redisSuite } from '../helpers/redis-suite.js';
 import { testConfig } from '../helpers/test-app.js';
 
 /** The names of the connections Redis has open under a prefix (CLIENT LIST). */
@@ -17,24 +17,15 @@ const inbound = (sessionId: string) =>
   newRecord({ sessionId, chatId: '5511999990000@c.us', direction: 'inbound', type: 'text', status: 'received', waMessageId: `wa-${sessionId}`, content: { body: 'hi' } });
 
 describe('storage connections', () => {
-  let redis: RedisServer;
-  let admin: Redis;
-  beforeAll(async () => {
-    redis = await startRedisServer();
-    admin = new Redis(redis.url);
-  });
-  afterAll(async () => {
-    admin.disconnect();
-    await redis.stop();
-  });
+  const redis = redisSuite();
 
   it('openRedis auto-pipelines unless told not to', async () => {
-    const piped = await openRedis({ url: redis.url, name: 'opt:piped' });
-    const plain = await openRedis({ url: redis.url, name: 'opt:plain', autoPipelining: false });
+    const piped = await openRedis({ url: redis.server.url, name: 'opt:piped' });
+    const plain = await openRedis({ url: redis.server.url, name: 'opt:plain', autoPipelining: false });
     try {
       expect(piped.options.enableAutoPipelining).toBe(true);
       expect(plain.options.enableAutoPipelining).toBe(false);
-      expect(await connectionNames(admin, 'opt')).toEqual(['opt:piped', 'opt:plain']);
+      expect(await connectionNames(redis.admin, 'opt')).toEqual(['opt:piped', 'opt:plain']);
     } finally {
       await closeRedis(piped);
       await closeRedis(plain);
@@ -42,10 +33,10 @@ describe('storage connections', () => {
   });
 
   it('Redis mode: a request-path and an engine connection over the same records, both closed with the storage', async () => {
-    const config = await testConfig({ env: { REDIS_URL: redis.url, REDIS_PREFIX: 'conn' } });
+    const config = await testConfig({ env: { REDIS_URL: redis.server.url, REDIS_PREFIX: 'conn' } });
     const storage = await openStorage(config);
     try {
-      expect(await connectionNames(admin, 'conn')).toEqual(['conn:engine', 'conn:store']);
+      expect(await connectionNames(redis.admin, 'conn')).toEqual(['conn:engine', 'conn:store']);
       expect(storage.redis?.options.enableAutoPipelining).toBe(true);
       expect(storage.engineMessages).not.toBe(storage.messages);
 
@@ -62,7 +53,7 @@ describe('storage connections', () => {
       await storage.close();
       await rm(config.sessionsPath, { recursive: true, force: true });
     }
-    expect(await connectionNames(admin, 'conn')).toEqual([]);
+    expect(await connectionNames(redis.admin, 'conn')).toEqual([]);
   });
 
   it('embedded mode: the engine pipeline writes through the same store', async () => {
