@@ -152,7 +152,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const sendStats = new SendStats({ bus, recall: (sessionId, waMessageId) => tracker.recall(sessionId, waMessageId), metrics });
   const webhookStats = new WebhookStats(metrics, activity);
   const webhooks = new WebhookService({ config, store: storage.deliveries, queue: webhookQueue, source: events, sessions, logger: app.log, userAgent: `whatsapp-gateway/${VERSION} (webhooks)`, onAttempt: webhookStats.observe });
-  const health = new HealthMonitor({ config, redis: storage.redis, sendQueue: queue, webhookQueue, sessions, logger: app.log });
+  const health = new HealthMonitor({ config, redisConnections: storage.connections, sendQueue: queue, webhookQueue, sessions, logger: app.log });
   const gateway: Gateway = { config, storage, sessions, bus, queue, messages, pipeline, media, events, webhooks, shuttingDown: false, inFlight: new InFlightRequests(), health };
   app.decorate('gateway', gateway);
 
@@ -168,7 +168,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(auth, { config });
   await app.register(openApi, { version: VERSION });
 
-  await app.register(healthRoutes, { version: VERSION, redis: storage.redis, isShuttingDown: () => gateway.shuttingDown });
+  await app.register(healthRoutes, { version: VERSION, redisConnections: storage.connections, isShuttingDown: () => gateway.shuttingDown });
   const report = new HealthReport({ version: VERSION, monitor: health, sessions, sendQueue: queue, sends: sendStats, webhooks: webhookStats, appTarget: () => webhooks.targets.appStatus(), activity, engines: [...drivers.keys()] });
   await app.register(healthDetailRoutes, { report });
   await app.register(sessionRoutes, { sessions });

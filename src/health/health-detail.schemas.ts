@@ -56,7 +56,7 @@ export const DetailedHealthResponse = z
     checkIntervalMs: z.number().int(),
     performanceMonitoring: z.boolean(),
     components: z.object({
-      redis: component(z.object({ mode: z.enum(['redis', 'embedded']), latencyMs: ms.describe('PING round trip'), error: CheckError })),
+      redis: component(z.object({ mode: z.enum(['redis', 'embedded']), latencyMs: ms.describe('PING round trip, the slowest of the store connections'), error: CheckError })),
       sendQueue: component(z.object({ driver: z.enum(['memory', 'bullmq']), ...Counts, error: CheckError })),
       webhookQueue: component(
         z.object({

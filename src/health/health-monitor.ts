@@ -53,7 +53,8 @@ export interface HealthSnapshot {
 
 export interface HealthMonitorDeps {
   config: Pick<Config, 'health' | 'sessionsPath'>;
-  redis: Redis | null;
+  /** The store connections to PING (none in embedded mode). */
+  redisConnections: readonly Redis[];
   sendQueue: Pick<SendQueue, 'counts'>;
   webhookQueue: Pick<SendQueue, 'counts'>;
   sessions: Pick<SessionManager, 'runningEngines'>;
@@ -84,7 +85,7 @@ export class HealthMonitor {
       checks: 0,
       checkedAt: null,
       durationMs: 0,
-      redis: { status: deps.redis ? 'degraded' : 'ok', mode: deps.redis ? 'redis' : 'embedded', latencyMs: null, error: deps.redis ? 'not checked yet' : null },
+      redis: deps.redisConnections.length > 0 ? { status: 'degraded', mode: 'redis', latencyMs: null, error: 'not checked yet' } : { status: 'ok', mode: 'embedded', latencyMs: null, error: null },
       sendQueue: notChecked,
       webhookQueue: notChecked,
       processCpuPercent: null,
@@ -175,8 +176,8 @@ export class HealthMonitor {
   }
 
   private async checkRedis(): Promise<HealthSnapshot['redis']> {
-    const { redis } = this.deps;
-    if (!redis) return { status: 'ok', mode: 'embedded', latencyMs: null, error: null };
+    const { redisConnections: redis } = this.deps;
+    if (redis.length === 0) return { status: 'ok', mode: 'embedded', latencyMs: null, error: null };
     const started = performance.now();
     const result = await checkRedis(redis);
     const latencyMs = round(performance.now() - started);

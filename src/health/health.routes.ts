@@ -6,7 +6,8 @@ import { checkRedis, type ReadinessCheck } from './readiness.js';
 
 export interface HealthRouteOptions {
   version: string;
-  redis: Redis | null;
+  /** The store connections readiness PINGs (none in embedded mode). */
+  redisConnections: readonly Redis[];
   /** True once SIGTERM arrived: readiness turns 503 at once. */
   isShuttingDown: () => boolean;
 }
@@ -64,7 +65,7 @@ export async function healthRoutes(parent: FastifyInstance, options: HealthRoute
     handler: async (_request, reply) => {
       const checks: ReadinessCheck[] = [{ name: 'config', ok: true }];
       checks.push(options.isShuttingDown() ? { name: 'shutdown', ok: false, detail: 'shutting down' } : { name: 'shutdown', ok: true });
-      if (options.redis) checks.push(await checkRedis(options.redis));
+      if (options.redisConnections.length > 0) checks.push(await checkRedis(options.redisConnections));
       const ok = checks.every((c) => c.ok);
       return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not_ready', checks });
     },

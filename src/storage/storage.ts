@@ -50,6 +50,8 @@ export interface Storage {
    * of its own per command only fed the garbage collector (docs/benchmarks.md §10).
    */
   readonly redis: Redis | null;
+  /** Every store connection, `redis` first (readiness and health PING them all); none in embedded mode. */
+  readonly connections: readonly Redis[];
   close(): Promise<void>;
 }
 
@@ -97,7 +99,7 @@ export async function openStorage(config: Config, options: StorageOptions = {}):
   return assemble('embedded', { registry, contacts, messages, engineMessages: messages, idempotency, events, deliveries }, []);
 }
 
-type Stores = Omit<Storage, 'mode' | 'redis' | 'close'>;
+type Stores = Omit<Storage, 'mode' | 'redis' | 'connections' | 'close'>;
 
 /** The Storage of a set of stores: closing closes each store once, then the connections they share (the first is `redis`). */
 function assemble(mode: Storage['mode'], stores: Stores, connections: Redis[]): Storage {
@@ -105,6 +107,7 @@ function assemble(mode: Storage['mode'], stores: Stores, connections: Redis[]): 
     mode,
     ...stores,
     redis: connections[0] ?? null,
+    connections,
     close: async () => {
       for (const store of new Set(Object.values(stores))) await store.close();
       for (const connection of connections) await closeRedis(connection);

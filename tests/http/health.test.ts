@@ -33,6 +33,23 @@ describe('probes', () => {
     }
   });
 
+  it('/health/ready PINGs every store connection and names the one that does not answer', async () => {
+    const t = await startTestApp({ mode: 'redis' });
+    try {
+      const [store, engine] = t.app.gateway.storage.connections;
+      expect(store).toBe(t.app.gateway.storage.redis);
+      if (!engine) throw new Error('expected the engine connection');
+      expect((await t.app.inject({ url: '/health/ready' })).statusCode).toBe(200);
+      engine.disconnect();
+      const down = await t.app.inject({ url: '/health/ready' });
+      expect(down.statusCode).toBe(503);
+      const check = down.json<{ checks: { name: string; ok: boolean; detail?: string }[] }>().checks.find((c) => c.name === 'redis');
+      expect(check).toMatchObject({ ok: false, detail: expect.stringMatching(/^[^:]+:engine: /) as unknown });
+    } finally {
+      await t.close();
+    }
+  });
+
   it('/health/ready answers 503 within about a second when Redis is gone, and 200 again when it is back', async () => {
     const redis = await startRedisServer();
     const app = await buildApp(loadConfig({ API_KEY: TEST_API_KEY, LOG_LEVEL: 'silent', REDIS_URL: redis.url, REDIS_PREFIX: 'ready-test', SESSIONS_PATH: redis.dir }));
@@ -46,9 +63,9 @@ describe('probes', () => {
       expect(down.statusCode).toBe(503);
       expect(Date.now() - started).toBeLessThan(2_500);
       expect(down.json<{ checks: { name: string; ok: boolean }[] }>().checks.find((c) => c.name === 'redis')?.ok).toBe(false);
-      const connection = app.gateway.storage.redis;
-      if (!connection) throw new Error('expected a Redis connection');
-      const reconnected = new Promise((resolve) => connection.once('ready', resolve));
+      const { connections } = app.gateway.storage;
+      expect(connections).toHaveLength(2);
+      const reconnected = Promise.all(connections.map((connection) => new Promise((resolve) => connection.once('ready', resolve))));
       restarted = await startRedisServer({ port: redis.port });
       await reconnected;
       expect((await app.inject({ url: '/health/ready' })).statusCode).toBe(200);
