@@ -68,13 +68,10 @@ export async function openStorage(config: Config, options: StorageOptions = {}):
   if (config.redis) {
     const { url, password, prefix } = config.redis;
     const redis = await openRedis({ url, password, name: `${prefix}:store` });
-    let engine: Redis;
-    try {
-      engine = await openRedis({ url, password, name: `${prefix}:engine`, autoPipelining: false });
-    } catch (error) {
+    const engine = await openRedis({ url, password, name: `${prefix}:engine`, autoPipelining: false }).catch(async (error: unknown) => {
       await closeRedis(redis);
       throw error;
-    }
+    });
     if (options.logger) await checkEvictionPolicy(redis, options.logger);
     const ttlMs = config.send.messageTtlMs;
     const stores: Stores = {

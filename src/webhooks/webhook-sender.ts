@@ -76,7 +76,7 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
 /** The first `code` of an error or of its causes (ECONNREFUSED, UND_ERR_…). */
 function errorCodeOf(error: unknown): string | null {
   for (let current: unknown = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++) {
-    const code = (current as { code?: unknown }).code;
+    const code = 'code' in current ? current.code : undefined;
     if (typeof code === 'string') return code;
   }
   return null;
