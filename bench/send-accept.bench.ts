@@ -2,17 +2,21 @@
  * Benchmark P1 (issue #4 "Measure") — accept throughput and latency of POST /api/v1/sessions/:id/messages
  * in Redis mode, against a bare Fastify route that only does a BullMQ `queue.add`, in the same run.
  *
- * One real redis-server (own port and directory, no persistence) serves both servers, each a
- * process of its own with its own key prefix, both started up front and measured in turn (the one
- * not measured sits idle):
+ * One real redis-server (own port and directory, no persistence) serves the three servers, each a
+ * process of its own with its own key prefix, all started up front and measured in turn (those
+ * not measured sit idle):
  * - gateway: the real app (tsx) with 10 ready simulator sessions and 10 left waiting for their QR
  *   scan, pacing off, the BullMQ lane workers in the same process — as in production;
  * - bare: Fastify + one BullMQ Queue per session on one shared ioredis connection, no workers
- *   (its jobs are deleted between phases).
+ *   (its jobs are deleted between phases);
+ * - durable: the bare server plus the least the issue asks of any design before the 202 — the
+ *   message record stored (one Lua script: SET + ZADD to a history index), the job carrying its
+ *   id, the record as the answer. bare → durable is what storing the record costs on this
+ *   machine whatever the design: durable/bare is the ceiling of the goal's ratio.
  * The load generator is a third process (undici, 50 keep-alive connections), spread over the 10
  * sessions round robin. All three and redis-server share the machine's cores.
  *
- * Phases, each server in turn, the order alternating between runs, each after a wait (≤ 2 s) for
+ * Phases, each server in turn, the first one rotating between runs, each after a wait (≤ 2 s) for
  * the machine to be quiet: warm-up (closed, 4,000, to the ready sessions), then 3 × closed loop at
  * 50 connections, 8,000 requests (throughput, latency), then 2 × open loop at a fixed 1,000 req/s
  * for 6 s (latency from the scheduled time). In these headline phases the gateway's sends go to the
@@ -162,9 +166,10 @@ export async function runSendAccept(options: SendAcceptOptions = {}): Promise<Be
     redisServer = await startRedis();
     observer = await connectRedis(redisServer.url);
     const run = randomBytes(3).toString('hex');
-    console.log(`  send-accept: starting redis-server, gateway (${SESSIONS} ready simulator sessions) and bare BullMQ server…`);
-    const [bare, gateway] = await Promise.all([
+    console.log(`  send-accept: starting redis-server, gateway (${SESSIONS} ready simulator sessions), bare BullMQ server and durable-minimum server…`);
+    const [bare, durable, gateway] = await Promise.all([
       startSendServer({ kind: 'bare', sessions: SESSIONS, workers: false, redisUrl: redisServer.url, prefix: `bare${run}` }),
+      startSendServer({ kind: 'durable', sessions: SESSIONS, workers: false, redisUrl: redisServer.url, prefix: `dur${run}` }),
       startSendServer({
         kind: 'gateway',
         sessions: SESSIONS,
@@ -174,16 +179,19 @@ export async function runSendAccept(options: SendAcceptOptions = {}): Promise<Be
         nodeFlags: options.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`],
       }),
     ]);
-    servers.push(bare, gateway);
-    const byKind = { bare, gateway };
+    servers.push(bare, durable, gateway);
+    const byKind = { bare, durable, gateway };
     const results: Record<ServerKind, Omit<KindResult, 'warmup' | 'counts'>> = {
       bare: { kind: 'bare', closed: [], open: [], whileSending: null },
+      durable: { kind: 'durable', closed: [], open: [], whileSending: null },
       gateway: { kind: 'gateway', closed: [], open: [], whileSending: null },
     };
     const warmups: Partial<Record<ServerKind, Phase>> = {};
     const counted: Partial<Record<ServerKind, KindResult['counts']>> = {};
     const redis = observer;
-    const order = (i: number): ServerKind[] => (i % 2 === 0 ? ['bare', 'gateway'] : ['gateway', 'bare']);
+    // Each run starts with another server: bare, durable, gateway; durable, gateway, bare; …
+    const kinds: ServerKind[] = ['bare', 'durable', 'gateway'];
+    const order = (i: number): ServerKind[] => kinds.map((_, k) => kinds[(i + k) % kinds.length] ?? 'bare');
 
     console.log(`  send-accept: warm-up (closed, ${warmupCount} requests each)`);
     for (const kind of order(0)) warmups[kind] = await phase(byKind[kind], redis, spec(byKind[kind], 'warm-up', { mode: 'closed', count: warmupCount, maxMs: 20_000 }));
@@ -225,7 +233,7 @@ export async function runSendAccept(options: SendAcceptOptions = {}): Promise<Be
       if (!warmup || !counts) throw new Error(`${kind}: warm-up or command counts missing`);
       return { ...results[kind], warmup, counts };
     };
-    return report({ bare: complete('bare'), gateway: complete('gateway') }, performance.now() - started, { runs, openRuns, closedCount, openSeconds, warmupCount, sendingCount, sendingSeconds });
+    return report({ bare: complete('bare'), durable: complete('durable'), gateway: complete('gateway') }, performance.now() - started, { runs, openRuns, closedCount, openSeconds, warmupCount, sendingCount, sendingSeconds });
   } finally {
     await Promise.allSettled(servers.map((s) => s.stop()));
     await observer?.quit().catch(() => undefined);
@@ -264,12 +272,16 @@ function phaseView(p: Phase): Record<string, unknown> {
 function report(results: Record<ServerKind, KindResult>, durationMs: number, settings: Record<string, number>): BenchResult {
   const g = results.gateway;
   const b = results.bare;
+  const d = results.durable;
   const thr = (k: KindResult): number[] => k.closed.map((p) => p.load.throughput);
   const usPerSend = (values: number[]): number[] => values.map((v) => 1e6 / v);
   const p99 = (ps: Phase[]): number[] => ps.map((p) => p.load.latencyMs.p99);
   const gUs = usPerSend(thr(g));
   const bUs = usPerSend(thr(b));
+  const dUs = usPerSend(thr(d));
   const bareUs = median(bUs);
+  // Same-run ratios, run by run (the servers of one run were measured back to back).
+  const perRun = (x: KindResult, y: KindResult): number[] => x.closed.map((p, i) => p.load.throughput / (y.closed[i]?.load.throughput ?? Number.NaN));
   const rows = [
     row({
       metric: `POST /messages, ${CONNECTIONS} conns: µs per accepted send (1/throughput; goal ≥ ${GOAL_THROUGHPUT_RATIO}× bare req/s; workers paced/waiting)`,
@@ -282,11 +294,21 @@ function report(results: Record<ServerKind, KindResult>, durationMs: number, set
       runs: gUs.length,
     }),
     row({
+      metric: `  durable minimum (bare + storing the record before 202, no worker): µs per accepted send — the ceiling of any design that stores the record`,
+      unit: 'µs',
+      value: round(median(dUs), 1),
+      baseline: round(bareUs, 1),
+      baselineLabel: `bare; durable ${round(median(thr(d)), 0)} req/s = ${round(median(perRun(d, b)), 2)}× bare (runs ${perRun(d, b).map((r) => round(r, 2)).join(', ')}); gateway = ${round(median(perRun(g, d)), 2)}× durable`,
+      goal: null,
+      spread: [round(min(dUs), 1), round(max(dUs), 1)],
+      runs: dUs.length,
+    }),
+    row({
       metric: `POST /messages, ${CONNECTIONS} conns: p99 latency (goal ≤ ${GOAL_P99_RATIO}× bare p99)`,
       unit: 'ms',
       value: round(median(p99(g.closed)), 1),
       baseline: round(median(p99(b.closed)), 1),
-      baselineLabel: 'bare Fastify + BullMQ queue.add',
+      baselineLabel: `bare Fastify + BullMQ queue.add; durable minimum ${round(median(p99(d.closed)), 1)} ms`,
       goal: round(median(p99(b.closed)) * GOAL_P99_RATIO, 1),
       spread: [round(min(p99(g.closed)), 1), round(max(p99(g.closed)), 1)],
       runs: g.closed.length,
@@ -296,7 +318,7 @@ function report(results: Record<ServerKind, KindResult>, durationMs: number, set
       unit: 'ms',
       value: round(median(p99(g.open)), 1),
       baseline: round(median(p99(b.open)), 1),
-      baselineLabel: 'bare Fastify + BullMQ queue.add',
+      baselineLabel: `bare Fastify + BullMQ queue.add; durable minimum ${round(median(p99(d.open)), 1)} ms`,
       goal: GOAL_OPEN_P99_MS,
       spread: [round(min(p99(g.open)), 1), round(max(p99(g.open)), 1)],
       runs: g.open.length,
@@ -360,8 +382,13 @@ function report(results: Record<ServerKind, KindResult>, durationMs: number, set
       settings: { ...settings, sessions: SESSIONS, connections: CONNECTIONS, openRate: OPEN_RATE, countSends: COUNT_SENDS },
       gateway: view(g),
       bare: view(b),
+      durable: view(d),
       ratios: {
         throughput: round(median(thr(g)) / median(thr(b)), 3),
+        throughputPerRun: perRun(g, b).map((r) => round(r, 3)),
+        durableThroughput: round(median(thr(d)) / median(thr(b)), 3),
+        durableThroughputPerRun: perRun(d, b).map((r) => round(r, 3)),
+        gatewayToDurablePerRun: perRun(g, d).map((r) => round(r, 3)),
         closedP99: round(median(p99(g.closed)) / median(p99(b.closed)), 2),
         openP99: round(median(p99(g.open)) / median(p99(b.open)), 2),
       },

@@ -2,8 +2,8 @@
  * Benchmark P2 (issue #4 "Measure") — sends end to end, accepted → engine send, across 100
  * simulator sessions in Redis mode with pacing off, against bare BullMQ add → process in the same run.
  *
- * One real redis-server serves both servers, each a process of its own with its own key prefix,
- * both started up front and measured in turn:
+ * One real redis-server serves the three servers, each a process of its own with its own key
+ * prefix, all started up front and measured in turn:
  * - gateway: the real app (tsx), 100 ready simulator sessions (so 100 BullMQ lanes, one Worker
  *   with concurrency 1 each), SEND_MIN_INTERVAL_MS=0, SEND_JITTER_MS=0, simulator acks after
  *   5/10/15 ms (stored by the pipeline as in production);
@@ -11,7 +11,11 @@
  *   one Worker with concurrency 1 each, on one shared producer and one shared worker connection
  *   (the gateway's layout), a Fastify route that only does `queue.add`, a processor that only
  *   records the job. One queue with one worker would serialise all sessions; one queue with 100
- *   concurrent workers would not keep a session's order.
+ *   concurrent workers would not keep a session's order;
+ * - durable: the bare layout plus the least the issue asks of any design — a record stored before
+ *   the 202 (SET + history ZADD, one Lua script), jobs carrying the id only, the processor reading
+ *   the record for the text and writing it back `sent`. durable/bare is the ceiling of the
+ *   goal's ratio for a design that keeps records (no events, acks or idempotency in it).
  * The load generator is a third process (undici, 50 connections, each owning 2 sessions, so that a
  * session never has two requests in flight and the order it sent them is the order they were
  * accepted). "Accepted" is when the server wrote the 202; "sent" when the engine's send() was
@@ -137,16 +141,19 @@ export async function runSendE2e(options: SendE2eOptions = {}): Promise<BenchRes
     redisServer = await startRedis();
     observer = await connectRedis(redisServer.url);
     const run = randomBytes(3).toString('hex');
-    console.log(`  send-e2e: starting redis-server, gateway (${SESSIONS} ready simulator sessions) and bare BullMQ (${SESSIONS} queues + workers)…`);
-    const [bare, gateway] = await Promise.all([
+    console.log(`  send-e2e: starting redis-server, gateway (${SESSIONS} ready simulator sessions), bare BullMQ and durable minimum (${SESSIONS} queues + workers each)…`);
+    const [bare, durable, gateway] = await Promise.all([
       startSendServer({ kind: 'bare', sessions: SESSIONS, workers: true, redisUrl: redisServer.url, prefix: `bare${run}` }),
+      startSendServer({ kind: 'durable', sessions: SESSIONS, workers: true, redisUrl: redisServer.url, prefix: `dur${run}` }),
       startSendServer({ kind: 'gateway', sessions: SESSIONS, workers: true, redisUrl: redisServer.url, prefix: `gw${run}` }),
     ]);
-    servers.push(bare, gateway);
-    const byKind = { bare, gateway };
+    servers.push(bare, durable, gateway);
+    const byKind = { bare, durable, gateway };
     const redis = observer;
-    const order = (i: number): ServerKind[] => (i % 2 === 0 ? ['bare', 'gateway'] : ['gateway', 'bare']);
-    const partial: Record<ServerKind, Partial<KindResult>> = { bare: { kind: 'bare', bursts: [] }, gateway: { kind: 'gateway', bursts: [] } };
+    // Each run starts with another server: bare, durable, gateway; durable, gateway, bare; …
+    const kinds: ServerKind[] = ['bare', 'durable', 'gateway'];
+    const order = (i: number): ServerKind[] => kinds.map((_, k) => kinds[(i + k) % kinds.length] ?? 'bare');
+    const partial: Record<ServerKind, Partial<KindResult>> = { bare: { kind: 'bare', bursts: [] }, durable: { kind: 'durable', bursts: [] }, gateway: { kind: 'gateway', bursts: [] } };
 
     console.log(`  send-e2e: warm-up (${warmupCount} sends each)`);
     for (const kind of order(0)) partial[kind].warmup = await measured(byKind[kind], redis, spec(byKind[kind], 'warm-up', { mode: 'closed', count: warmupCount, maxMs: 30_000 }));
@@ -165,7 +172,7 @@ export async function runSendE2e(options: SendE2eOptions = {}): Promise<BenchRes
       const s = await byKind[kind].stats();
       partial[kind].totals = { accepted: s.accepted, sent: s.sent, violations: s.violations, duplicates: s.duplicates };
     }
-    return report(partial.gateway as KindResult, partial.bare as KindResult, performance.now() - started, { runs, burstCount, fixedRate, fixedSeconds, warmupCount });
+    return report(partial.gateway as KindResult, partial.bare as KindResult, partial.durable as KindResult, performance.now() - started, { runs, burstCount, fixedRate, fixedSeconds, warmupCount });
   } finally {
     await Promise.allSettled(servers.map((s) => s.stop()));
     await observer?.quit().catch(() => undefined);
@@ -218,11 +225,14 @@ function view(k: KindResult): Record<string, unknown> {
   };
 }
 
-function report(g: KindResult, b: KindResult, durationMs: number, settings: Record<string, number>): BenchResult {
+function report(g: KindResult, b: KindResult, d: KindResult, durationMs: number, settings: Record<string, number>): BenchResult {
   const thr = (k: KindResult): number[] => k.bursts.map((x) => x.summary.e2eThroughput);
   const us = (values: number[]): number[] => values.map((v) => 1e6 / v);
   const gUs = us(thr(g));
+  const dUs = us(thr(d));
   const bareUs = median(us(thr(b)));
+  // Same-run ratios, burst by burst (the servers of one run were measured back to back).
+  const perRun = (x: KindResult, y: KindResult): number[] => x.bursts.map((m, i) => m.summary.e2eThroughput / (y.bursts[i]?.summary.e2eThroughput ?? Number.NaN));
   const fixedRate = settings.fixedRate ?? 0;
   const rows = [
     row({
@@ -236,11 +246,21 @@ function report(g: KindResult, b: KindResult, durationMs: number, settings: Reco
       runs: gUs.length,
     }),
     row({
+      metric: `  durable minimum (bare + a record stored before 202, read and written \`sent\` by the worker): µs per message — the ceiling of any design that keeps records`,
+      unit: 'µs',
+      value: round(median(dUs), 1),
+      baseline: round(bareUs, 1),
+      baselineLabel: `bare; durable ${round(median(thr(d)), 0)} msg/s = ${round(median(perRun(d, b)), 2)}× bare (runs ${perRun(d, b).map((r) => round(r, 2)).join(', ')}); gateway = ${round(median(perRun(g, d)), 2)}× durable`,
+      goal: null,
+      spread: [round(min(dUs), 1), round(max(dUs), 1)],
+      runs: dUs.length,
+    }),
+    row({
       metric: `per-session order violations, all phases (${g.totals.sent} sends)`,
       unit: '',
       value: g.totals.violations,
       baseline: b.totals.violations,
-      baselineLabel: `bare, ${b.totals.sent} sends`,
+      baselineLabel: `bare, ${b.totals.sent} sends; durable ${d.totals.violations} of ${d.totals.sent}`,
       goal: 0,
       spread: [g.totals.violations, g.totals.violations],
       runs: 1,
@@ -273,7 +293,14 @@ function report(g: KindResult, b: KindResult, durationMs: number, settings: Reco
       settings: { ...settings, sessions: SESSIONS, connections: CONNECTIONS, countSends: COUNT_SENDS },
       gateway: view(g),
       bare: view(b),
-      ratios: { e2eThroughput: round(median(thr(g)) / median(thr(b)), 3) },
+      durable: view(d),
+      ratios: {
+        e2eThroughput: round(median(thr(g)) / median(thr(b)), 3),
+        e2eThroughputPerRun: perRun(g, b).map((r) => round(r, 3)),
+        durableE2eThroughput: round(median(thr(d)) / median(thr(b)), 3),
+        durableE2eThroughputPerRun: perRun(d, b).map((r) => round(r, 3)),
+        gatewayToDurablePerRun: perRun(g, d).map((r) => round(r, 3)),
+      },
     },
     durationMs,
   };

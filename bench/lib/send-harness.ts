@@ -67,7 +67,7 @@ export const Summary = z.object({
 });
 export type Summary = z.infer<typeof Summary>;
 
-export type ServerKind = 'gateway' | 'bare';
+export type ServerKind = 'gateway' | 'bare' | 'durable';
 
 export interface SendServer {
   readonly kind: ServerKind;

@@ -1,5 +1,5 @@
 /**
- * The server under test of the send benchmarks (`node --import tsx`), one of two kinds:
+ * The server under test of the send benchmarks (`node --import tsx`), one of three kinds:
  *
  *   send-server.worker.ts '{"mode":"gateway","sessions":10,"workers":true}'
  *     The real gateway: buildApp(loadConfig(env)) in Redis mode (REDIS_URL/REDIS_PREFIX and the
@@ -12,8 +12,14 @@
  *     per session (`send-<id>`, the gateway's lane layout and job options), one shared ioredis
  *     connection. With `workers`, one BullMQ Worker (concurrency 1) per queue on a shared worker
  *     connection, whose processor only records the job as "sent" — bare BullMQ add → process.
+ *   send-server.worker.ts '{"mode":"durable","sessions":10,"workers":false}'
+ *     The durable minimum: the bare server plus the least the issue asks of any design — a
+ *     message record stored before the 202 (one Lua script: SET with TTL + ZADD to the session's
+ *     history index), the job carrying its id only, the stored record as the answer; its
+ *     processor reads the record for the text and writes it back `sent`. No auth, validation,
+ *     events, acks, idempotency or retries: what bare → durable costs, every design pays.
  *
- * Both answer 202 and record, in an onResponse hook, when each send was accepted; "sent" is when the
+ * All answer 202 and record, in an onResponse hook, when each send was accepted; "sent" is when the
  * engine's send() was called (gateway) or the processor ran (bare). The text of every send ends
  * with its per-session sequence number, so the order each session's sends left in is checked.
  *
@@ -45,7 +51,7 @@ import { READY_MARKER } from '../lib/send-harness.js';
 import { mapConcurrent, sleep } from '../lib/stats.js';
 
 const ServerSpec = z.object({
-  mode: z.enum(['gateway', 'bare']),
+  mode: z.enum(['gateway', 'bare', 'durable']),
   sessions: z.number().int().positive(),
   workers: z.boolean(),
 });
@@ -94,7 +100,7 @@ async function onResponse(request: FastifyRequest, reply: FastifyReply): Promise
   counters.accepted += 1;
 }
 
-// ---- the two servers --------------------------------------------------------------------------
+// ---- the servers ------------------------------------------------------------------------------
 
 interface Target {
   app: FastifyInstance;
@@ -186,6 +192,37 @@ async function gateway(spec: ServerSpec): Promise<Target> {
   };
 }
 
+/**
+ * The `durable` kind's message records: the least an accept must store before it answers 202 with
+ * the stored message (a record with the content, in a per-session history index) and a send must
+ * update (the record read for its content, written back `sent`). One Lua script per accept, as
+ * the gateway's insert; a GET and a SET per send.
+ */
+async function durableRecords(redis: Redis, prefix: string): Promise<{ insert(sessionId: string, id: string, text: string): Promise<string>; markSent(id: string): Promise<string | null> }> {
+  const ttl = 30 * 24 * 3_600_000;
+  const sha = String(await redis.script('LOAD', "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4]) return 1"));
+  const Stored = z.looseObject({ content: z.object({ text: z.string() }) });
+  const key = (id: string): string => `${prefix}:rec:${id}`;
+  return {
+    insert: async (sessionId, id, text) => {
+      const at = new Date();
+      const json = JSON.stringify({
+        id, sessionId, chatId: '5511999990000@c.us', direction: 'outbound', type: 'text', status: 'queued', content: { text },
+        waMessageId: null, clientRef: null, error: null, attempts: 0, createdAt: at.toISOString(), queuedAt: at.toISOString(), sentAt: null,
+      });
+      await redis.evalsha(sha, 2, key(id), `${prefix}:idx:${sessionId}`, json, ttl, at.getTime(), id);
+      return json;
+    },
+    markSent: async (id) => {
+      const raw = await redis.get(key(id));
+      if (raw === null) return null;
+      const record = Stored.parse(JSON.parse(raw));
+      await redis.set(key(id), JSON.stringify({ ...record, status: 'sent', sentAt: new Date().toISOString(), attempts: 1 }), 'PX', ttl);
+      return record.content.text;
+    },
+  };
+}
+
 async function bare(spec: ServerSpec): Promise<Target> {
   const url = process.env.REDIS_URL ?? '';
   const prefix = `${process.env.REDIS_PREFIX ?? 'bench'}:bull`;
@@ -208,12 +245,20 @@ async function bare(spec: ServerSpec): Promise<Target> {
     return queue;
   };
 
+  const records = spec.mode === 'durable' ? await durableRecords(producer, name) : null;
   const app = Fastify({ logger: false });
   app.post<{ Params: { id: string }; Body: { text?: string } }>(SEND_ROUTE, async (request, reply) => {
     const sessionId = request.params.id;
     const messageId = `msg_${randomBytes(12).toString('hex')}`;
-    await queueOf(sessionId).add('send', { sessionId, messageId, text: request.body.text ?? '' }, { jobId: messageId });
-    return reply.code(202).send({ id: messageId });
+    const text = request.body.text ?? '';
+    if (!records) {
+      await queueOf(sessionId).add('send', { sessionId, messageId, text }, { jobId: messageId });
+      return reply.code(202).send({ id: messageId });
+    }
+    // The record first, then a job that carries its id only; the answer is the stored record.
+    const json = await records.insert(sessionId, messageId, text);
+    await queueOf(sessionId).add('send', { sessionId, messageId }, { jobId: messageId });
+    return reply.code(202).type('application/json').send(json);
   });
   app.addHook('onResponse', onResponse);
 
@@ -223,7 +268,12 @@ async function bare(spec: ServerSpec): Promise<Target> {
       const worker = new Worker<{ sessionId: string; messageId: string; text: string }>(
         `send-${sessionId}`,
         async (job) => {
-          recordSend(job.data.sessionId, job.data.text);
+          if (!records) {
+            recordSend(job.data.sessionId, job.data.text);
+            return;
+          }
+          const text = await records.markSent(job.data.messageId);
+          if (text !== null) recordSend(job.data.sessionId, text);
         },
         { connection: workerConnection, prefix, concurrency: 1 },
       );
