@@ -58,6 +58,7 @@ export class EventRecorder implements ReplayableEnvelopeSource {
   private readonly maxPending: number;
   private closing = false;
   private lostCount = 0;
+  private turnEnd: Promise<void> | null = null;
 
   constructor(private readonly options: EventRecorderOptions) {
     this.retryDelaysMs = options.retryDelaysMs ?? APPEND_RETRY_DELAYS_MS;
@@ -129,7 +130,7 @@ export class EventRecorder implements ReplayableEnvelopeSource {
     // so that what the turn publishes goes in one append — an inbound message's `message` and
     // `message_create`, the status events of requests that arrived together — at the cost of
     // waiting for the rest of the turn.
-    await new Promise((resolve) => setImmediate(resolve));
+    await this.endOfTurn();
     try {
       let handled = 0;
       while (queue.length > 0) {
@@ -147,6 +148,21 @@ export class EventRecorder implements ReplayableEnvelopeSource {
       this.workers.delete(sessionId);
       this.pending.delete(sessionId);
     }
+  }
+
+  /**
+   * Resolves once this turn of the event loop is over — one setImmediate shared by every session
+   * that starts draining in the turn, so that their appends are made in the same tick and a log
+   * that batches per tick (Redis) records them in one step.
+   */
+  private endOfTurn(): Promise<void> {
+    this.turnEnd ??= new Promise((resolve) =>
+      setImmediate(() => {
+        this.turnEnd = null;
+        resolve();
+      }),
+    );
+    return this.turnEnd;
   }
 
   /** The envelopes of a batch, or none when it is lost (see the class comment). */

@@ -96,6 +96,45 @@ describe('redis event log keys', () => {
     kept.forEach((e, i) => expect(e.seq).toBe(1_000 - length + 1 + i));
   });
 
+  it('sends the appends of one tick, of every session, in one script; a session whose keys refuse fails alone', async () => {
+    const evalshaCalls = async (): Promise<number> => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+    await log.append(gatewayEvent({ sessionId: 'tick-a' }));
+    await redis.set(`${prefix}:events:tick-bad`, 'not a stream');
+    const before = await evalshaCalls();
+    const results = await Promise.allSettled([
+      log.appendMany([gatewayEvent({ sessionId: 'tick-a', data: { i: 1 } }), gatewayEvent({ sessionId: 'tick-a', data: { i: 2 } })]),
+      log.appendMany([gatewayEvent({ sessionId: 'tick-bad' })]),
+      log.appendMany([gatewayEvent({ sessionId: 'tick-b', data: { i: 1 } })]),
+      log.appendMany([gatewayEvent({ sessionId: 'tick-a', data: { i: 3 } })]),
+    ]);
+    // One EVALSHA for the four calls (INFO itself is not a script).
+    expect((await evalshaCalls()) - before).toBe(1);
+    const [a, bad, b, a2] = results;
+    expect(a.status === 'fulfilled' && a.value.map((e) => [e.seq, e.data.i])).toEqual([[2, 1], [3, 2]]);
+    expect(bad.status === 'rejected' && String(bad.reason)).toMatch(/tick-bad.*WRONGTYPE/);
+    expect(b.status === 'fulfilled' && b.value.map((e) => e.seq)).toEqual([1]);
+    expect(a2.status === 'fulfilled' && a2.value.map((e) => [e.seq, e.data.i])).toEqual([[4, 3]]);
+    // What was returned is what is stored, nothing twice.
+    expect((await log.read('tick-a', 0, 10)).map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+    expect(await log.read('tick-a', 1, 10)).toEqual(a.status === 'fulfilled' && a2.status === 'fulfilled' ? [...a.value, ...a2.value] : null);
+    expect(await log.lastSeq('tick-b')).toBe(1);
+  });
+
+  it('splits a tick of more than 256 appends into several scripts, every one recorded in call order', async () => {
+    const { log: big } = openRedisLog(undefined, { retentionMs: 60_000 });
+    try {
+      const appended = await Promise.all(Array.from({ length: 600 }, (_, i) => big.appendMany([gatewayEvent({ sessionId: `many-${i % 3}`, data: { i } })])));
+      for (const k of [0, 1, 2]) {
+        const read = await big.read(`many-${k}`, 0, 1_000);
+        expect(read.map((e) => e.data.i)).toEqual(Array.from({ length: 200 }, (_, i) => i * 3 + k));
+        expect(read).toEqual(appended.flat().filter((e) => e.sessionId === `many-${k}`));
+        expect(read.map((e) => e.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+      }
+    } finally {
+      await big.close();
+    }
+  });
+
   it('continues after the stream\'s last seq when the counter was removed by hand', async () => {
     for (let i = 0; i < 3; i++) await log.append(gatewayEvent({ sessionId: 'lost' }));
     await redis.del(`${prefix}:evseq:lost`);

@@ -33,6 +33,10 @@ class ControlledLog extends MemoryEventLog {
   attempts: string[] = [];
   /** Sizes of the appendMany calls, in order. */
   batches: number[] = [];
+  /** Per appendMany call: the tick it was made in (a counter advanced once per tick that appends). */
+  ticks: number[] = [];
+  private tick = 0;
+  private tickOpen = false;
   private gate: Promise<void> | null = null;
   private openGate: (() => void) | null = null;
 
@@ -57,6 +61,12 @@ class ControlledLog extends MemoryEventLog {
   override async appendMany(events: readonly GatewayEvent[]): Promise<EventEnvelope[]> {
     this.attempts.push(...events.map((e) => e.event));
     this.batches.push(events.length);
+    if (!this.tickOpen) {
+      this.tickOpen = true;
+      this.tick += 1;
+      process.nextTick(() => (this.tickOpen = false));
+    }
+    this.ticks.push(this.tick);
     if (this.gate) await this.gate;
     const delay = Math.max(0, ...events.map((e) => this.delayMs(e)));
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
@@ -104,6 +114,19 @@ describe('EventRecorder', () => {
     expect(log.batches).toEqual([1, 64, 36]);
     expect(envelopes.of('a').map((e) => e.data.i)).toEqual(Array.from({ length: 101 }, (_, i) => i));
     expect(envelopes.of('a').map((e) => e.seq)).toEqual(Array.from({ length: 101 }, (_, i) => i + 1));
+  });
+
+  it('appends the sessions published to in one turn in the same tick (one script for a log that batches per tick)', async () => {
+    const { bus, log, recorder, envelopes } = setup();
+    for (const sessionId of ['a', 'b', 'c', 'a']) bus.publish(event(sessionId, 'message'));
+    await recorder.idle();
+    expect(log.batches).toEqual([2, 1, 1]);
+    expect(log.ticks).toEqual([1, 1, 1]);
+    // A later turn is a later tick.
+    bus.publish(event('b', 'message'));
+    await recorder.idle();
+    expect(log.ticks).toEqual([1, 1, 1, 2]);
+    expect(envelopes.of('b').map((e) => e.seq)).toEqual([1, 2]);
   });
 
   it('retries a failed append, holding the session\'s later events back, and the other sessions not', async () => {

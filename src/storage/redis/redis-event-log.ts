@@ -6,40 +6,61 @@ import { DEFAULT_MAX_EVENTS_PER_SESSION, compareSessionIds, sameSession, decodeR
 import { LuaScript } from './lua-script.js';
 
 /**
- * INCRBY the session's counter by the number of events and XADD each envelope under `<seq>-0`, in
- * one step. Each envelope JSON comes in two halves around its `seq` value (head .. seq .. tail), so
- * the script never decodes the event data (cjson would turn `[]` into `{}`). ARGV: count, MAXLEN,
- * TTL, session id, now (ms), then per event: head, tail, occurredAt (ms). A counter that is gone
- * while the stream is not (removed by hand) starts again after the stream's last id rather than
- * failing every XADD. The sessions index (score: append time) lets replays of every session skip
- * idle ones. Returns the first seq given.
+ * Appends the events of one or more sessions in one step: per block (one session's events), INCRBY
+ * the session's counter by the number of events and XADD each envelope under `<seq>-0`. Each
+ * envelope JSON comes in two halves around its `seq` value (head .. seq .. tail), so the script
+ * never decodes the event data (cjson would turn `[]` into `{}`). KEYS: the sessions index, then
+ * per block its counter and stream. ARGV: MAXLEN, TTL, now (ms), number of blocks, then per block:
+ * session id, count, and per event head, tail, occurredAt (ms). Each block runs under pcall, so a
+ * session whose keys refuse (a key of the wrong type) fails alone: the reply holds, per block, the
+ * first seq given or the error text. A counter that is gone while the stream is not (removed by
+ * hand) starts again after the stream's last id rather than failing every XADD. The sessions index
+ * (score: append time) lets replays of every session skip idle ones.
  */
 const APPEND = new LuaScript(`
-local n = tonumber(ARGV[1])
-local last = redis.call('INCRBY', KEYS[1], n)
-local first = last - n + 1
-if first == 1 and redis.call('EXISTS', KEYS[2]) == 1 then
-  local info = redis.call('XINFO', 'STREAM', KEYS[2])
-  for i = 1, #info, 2 do
-    if info[i] == 'last-generated-id' then
-      local previous = tonumber(string.match(info[i + 1], '^(%d+)'))
-      if previous and previous >= first then
-        first = previous + 1
-        redis.call('SET', KEYS[1], first + n - 1)
+local maxlen, ttl, now = ARGV[1], ARGV[2], ARGV[3]
+local blocks = tonumber(ARGV[4])
+local out = {}
+local a = 5
+local function appendBlock(seqKey, streamKey, sessionId, n, base)
+  local last = redis.call('INCRBY', seqKey, n)
+  local first = last - n + 1
+  if first == 1 and redis.call('EXISTS', streamKey) == 1 then
+    local info = redis.call('XINFO', 'STREAM', streamKey)
+    for i = 1, #info, 2 do
+      if info[i] == 'last-generated-id' then
+        local previous = tonumber(string.match(info[i + 1], '^(%d+)'))
+        if previous and previous >= first then
+          first = previous + 1
+          redis.call('SET', seqKey, first + n - 1)
+        end
       end
     end
   end
+  for i = 0, n - 1 do
+    local s = string.format('%d', first + i)
+    local at = base + i * 3
+    redis.call('XADD', streamKey, 'MAXLEN', '~', maxlen, s .. '-0', 't', ARGV[at + 2], 'e', ARGV[at] .. s .. ARGV[at + 1])
+  end
+  redis.call('PEXPIRE', streamKey, ttl)
+  redis.call('ZADD', KEYS[1], now, sessionId)
+  return first
 end
-for i = 0, n - 1 do
-  local s = string.format('%d', first + i)
-  local at = 6 + i * 3
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], s .. '-0', 't', ARGV[at + 2], 'e', ARGV[at] .. s .. ARGV[at + 1])
+for b = 1, blocks do
+  local n = tonumber(ARGV[a + 1])
+  local ok, result = pcall(appendBlock, KEYS[b * 2], KEYS[b * 2 + 1], ARGV[a], n, a + 2)
+  if ok then
+    out[b] = result
+  elseif type(result) == 'table' and result.err then
+    out[b] = result.err
+  else
+    out[b] = tostring(result)
+  end
+  a = a + 2 + n * 3
 end
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
-redis.call('ZADD', KEYS[3], ARGV[5], ARGV[4])
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. (tonumber(ARGV[5]) - tonumber(ARGV[3])))
-redis.call('PEXPIRE', KEYS[3], ARGV[3])
-return first`);
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (tonumber(now) - tonumber(ttl)))
+redis.call('PEXPIRE', KEYS[1], ttl)
+return out`);
 
 /**
  * One step of a time-range scan of a session's stream from an exclusive start id: returns
@@ -75,6 +96,8 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 return n`);
 
 const RANGE_BUDGET = 1_000;
+/** appendMany calls sent in one APPEND script at most (more in one tick start another). */
+const MAX_BLOCKS_PER_SCRIPT = 256;
 const SEQ_MARKER = '"seq":0';
 
 export interface RedisEventLogOptions {
@@ -86,6 +109,18 @@ export interface RedisEventLogOptions {
 
 type StreamEntry = [id: string, fields: string[]];
 
+/** One appendMany call waiting for the tick's APPEND script. */
+interface PendingBlock {
+  sessionId: string;
+  /** Their seq is set from the reply. */
+  envelopes: EventEnvelope[];
+  /** Head and tail of each envelope's JSON around its seq, in turn. */
+  halves: string[];
+  occurredAt: number[];
+  resolve: (envelopes: EventEnvelope[]) => void;
+  reject: (error: unknown) => void;
+}
+
 /**
  * The event log in Redis:
  * - `<prefix>:evseq:<sessionId>` — the session's seq counter (INCR), no TTL: a few bytes per
@@ -95,12 +130,15 @@ type StreamEntry = [id: string, fields: string[]];
  *   refreshed on each append (so a session's log goes `retentionMs` after its last event);
  * - `<prefix>:evsessions` — sessions by last append time (ms), for replays of every session;
  *   members older than the retention are dropped on append, TTL `retentionMs`.
- * Appends are one Lua script (INCR + XADD), atomic even across instances. Scripts touch keys they
+ * Appends are one Lua script per tick (INCRBY + XADD for each session appended in it), run as one
+ * step even across instances. Scripts touch keys they
  * derive from a session id only (single-node Redis, not Cluster). The connection belongs to the caller.
  */
 export class RedisEventLog implements EventLog {
   private readonly maxPerSession: number;
   private readonly retentionMs: number;
+  /** appendMany calls of this tick, sent together by {@link flush}. */
+  private readonly pending: PendingBlock[] = [];
 
   constructor(
     private readonly redis: Redis,
@@ -127,22 +165,59 @@ export class RedisEventLog implements EventLog {
     return envelope;
   }
 
+  /**
+   * Appends arrive in batches: the calls made in one tick (the event recorder's sessions at the end
+   * of an event-loop turn) leave together in one APPEND script, one block per call, in call order.
+   */
   async appendMany(events: readonly GatewayEvent[]): Promise<EventEnvelope[]> {
     const sessionId = sameSession(events);
     if (sessionId === null) return [];
-    const halves: [head: string, tail: string][] = [];
-    const args: (string | number)[] = [events.length, this.maxPerSession, this.retentionMs, sessionId, Date.now()];
+    const block: PendingBlock = { sessionId, envelopes: [], halves: [], occurredAt: [], resolve: () => undefined, reject: () => undefined };
     for (const event of events) {
-      const json = JSON.stringify(toEnvelope(event, newEventId(), 0));
+      const envelope = toEnvelope(event, newEventId(), 0);
+      const json = JSON.stringify(envelope);
       // The envelope starts {"id":"evt_<hex>","seq":0,… so the first marker is the envelope's own.
       const at = json.indexOf(SEQ_MARKER);
-      const head = json.slice(0, at + SEQ_MARKER.length - 1);
-      const tail = json.slice(at + SEQ_MARKER.length);
-      halves.push([head, tail]);
-      args.push(head, tail, event.occurredAt.getTime());
+      block.envelopes.push(envelope);
+      block.halves.push(json.slice(0, at + SEQ_MARKER.length - 1), json.slice(at + SEQ_MARKER.length));
+      block.occurredAt.push(event.occurredAt.getTime());
     }
-    const first = Number(await APPEND.run(this.redis, [this.seqKey(sessionId), this.streamKey(sessionId), this.indexKey()], args));
-    return halves.map(([head, tail], i) => JSON.parse(`${head}${first + i}${tail}`) as EventEnvelope);
+    const appended = new Promise<EventEnvelope[]>((resolve, reject) => {
+      block.resolve = resolve;
+      block.reject = reject;
+    });
+    this.pending.push(block);
+    if (this.pending.length >= MAX_BLOCKS_PER_SCRIPT) void this.flush();
+    else if (this.pending.length === 1) process.nextTick(() => void this.flush());
+    return appended;
+  }
+
+  private async flush(): Promise<void> {
+    const blocks = this.pending.splice(0);
+    if (blocks.length === 0) return;
+    const keys = [this.indexKey()];
+    const args: (string | number)[] = [this.maxPerSession, this.retentionMs, Date.now(), blocks.length];
+    for (const block of blocks) {
+      keys.push(this.seqKey(block.sessionId), this.streamKey(block.sessionId));
+      args.push(block.sessionId, block.envelopes.length);
+      block.occurredAt.forEach((at, i) => args.push(block.halves[i * 2] ?? '', block.halves[i * 2 + 1] ?? '', at));
+    }
+    let reply: unknown;
+    try {
+      reply = await APPEND.run(this.redis, keys, args);
+    } catch (error) {
+      for (const block of blocks) block.reject(error);
+      return;
+    }
+    blocks.forEach((block, b) => {
+      const first: unknown = Array.isArray(reply) ? reply[b] : undefined;
+      if (typeof first !== 'number') {
+        block.reject(new Error(`appending to the event log of session '${block.sessionId}' failed: ${String(first)}`));
+        return;
+      }
+      block.envelopes.forEach((envelope, i) => (envelope.seq = first + i));
+      block.resolve(block.envelopes);
+    });
   }
 
   async read(sessionId: string, afterSeq: number, limit: number): Promise<EventEnvelope[]> {
