@@ -9,7 +9,7 @@
  *   scan, pacing off, the BullMQ lane workers in the same process — as in production;
  * - bare: Fastify + one BullMQ Queue per session on one shared ioredis connection, no workers
  *   (its jobs are deleted between phases);
- * - durable: the bare server plus the least the issue asks of any design before the 202 — the
+ * - durable: the bare server plus the least the issue asks of every design before the 202 — the
  *   message record stored (one Lua script: SET + ZADD to a history index), the job carrying its
  *   id, the record as the answer. bare → durable is what storing the record costs on this
  *   machine whatever the design: durable/bare is the ceiling of the goal's ratio.
@@ -294,7 +294,7 @@ function report(results: Record<ServerKind, KindResult>, durationMs: number, set
       runs: gUs.length,
     }),
     row({
-      metric: `  durable minimum (bare + storing the record before 202, no worker): µs per accepted send — the ceiling of any design that stores the record`,
+      metric: `  durable minimum (bare + storing the record before 202, no worker): µs per accepted send — the ceiling of every design that stores the record`,
       unit: 'µs',
       value: round(median(dUs), 1),
       baseline: round(bareUs, 1),

@@ -13,7 +13,7 @@
  *     connection. With `workers`, one BullMQ Worker (concurrency 1) per queue on a shared worker
  *     connection, whose processor only records the job as "sent" — bare BullMQ add → process.
  *   send-server.worker.ts '{"mode":"durable","sessions":10,"workers":false}'
- *     The durable minimum: the bare server plus the least the issue asks of any design — a
+ *     The durable minimum: the bare server plus the least the issue asks of every design — a
  *     message record stored before the 202 (one Lua script: SET with TTL + ZADD to the session's
  *     history index), the job carrying its id only, the stored record as the answer; its
  *     processor reads the record for the text and writes it back `sent`. No auth, validation,
@@ -418,6 +418,11 @@ const shutdown = (): void => {
 process.once('SIGTERM', shutdown);
 process.once('SIGINT', shutdown);
 
-const port = (target.app.server.address() as AddressInfo).port;
-const controlPort = (controlServer.address() as AddressInfo).port;
+/** The port a server listens on (a TCP listener's address is an object; a pipe's is a string). */
+function portOf(address: AddressInfo | string | null): number {
+  if (address === null || typeof address === 'string') throw new Error(`not listening on TCP: ${String(address)}`);
+  return address.port;
+}
+const port = portOf(target.app.server.address());
+const controlPort = portOf(controlServer.address());
 process.stdout.write(`${READY_MARKER}${JSON.stringify({ port, controlPort, sessions: target.sessions, pid: process.pid })}\n`);

@@ -44,3 +44,26 @@ export function toEnvelope(event: GatewayEvent, id: string, seq: number): EventE
     data: event.data,
   };
 }
+
+/** Whether a value read back from a log has an envelope's fields (their types, not their content). */
+function isEnvelope(value: unknown): value is EventEnvelope {
+  if (typeof value !== 'object' || value === null) return false;
+  const v: Partial<Record<keyof EventEnvelope, unknown>> = value;
+  return (
+    typeof v.id === 'string' &&
+    typeof v.seq === 'number' &&
+    typeof v.sessionId === 'string' &&
+    typeof v.event === 'string' &&
+    typeof v.timestamp === 'number' &&
+    typeof v.occurredAt === 'string' &&
+    typeof v.data === 'object' &&
+    v.data !== null
+  );
+}
+
+/** An envelope from the JSON a log stored; throws on something else (a key written by another program). */
+export function parseStoredEnvelope(json: string): EventEnvelope {
+  const value: unknown = JSON.parse(json);
+  if (!isEnvelope(value)) throw new Error(`not an event envelope: ${json.slice(0, 80)}`);
+  return value;
+}

@@ -135,6 +135,13 @@ describe('redis event log keys', () => {
     }
   });
 
+  it('refuses to hand out an entry that is not an envelope (written by another program)', async () => {
+    await log.append(gatewayEvent({ sessionId: 'foreign' }));
+    await redis.xadd(`${prefix}:events:foreign`, '2-0', 't', String(Date.now()), 'e', '{"hello":"world"}');
+    await expect(log.read('foreign', 1, 10)).rejects.toThrow(/not an event envelope/);
+    expect((await log.read('foreign', 0, 1)).map((e) => e.seq)).toEqual([1]);
+  });
+
   it('continues after the stream\'s last seq when the counter was removed by hand', async () => {
     for (let i = 0; i < 3; i++) await log.append(gatewayEvent({ sessionId: 'lost' }));
     await redis.del(`${prefix}:evseq:lost`);

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { GatewayEvent } from '../../events/event-bus.js';
-import { toEnvelope, type EventEnvelope } from '../../events/event-envelope.js';
+import { parseStoredEnvelope, toEnvelope, type EventEnvelope } from '../../events/event-envelope.js';
 import type { EventLog, EventRangePage, EventRangeQuery } from '../event-log.js';
 import { DEFAULT_MAX_EVENTS_PER_SESSION, compareSessionIds, sameSession, decodeRangeCursor, encodeRangeCursor, eventPageLimit, newEventId, rangeBounds } from '../event-log.js';
 import { LuaScript } from './lua-script.js';
@@ -106,8 +106,6 @@ export interface RedisEventLogOptions {
   /** Entries kept per session, trimmed with `MAXLEN ~` (so at least this many; default 10,000). */
   maxPerSession?: number;
 }
-
-type StreamEntry = [id: string, fields: string[]];
 
 /** One appendMany call waiting for the tick's APPEND script. */
 interface PendingBlock {
@@ -222,8 +220,8 @@ export class RedisEventLog implements EventLog {
 
   async read(sessionId: string, afterSeq: number, limit: number): Promise<EventEnvelope[]> {
     const start = `${Math.max(0, Math.floor(afterSeq)) + 1}-0`;
-    const entries = (await this.redis.xrange(this.streamKey(sessionId), start, '+', 'COUNT', eventPageLimit(limit))) as StreamEntry[];
-    return entries.map(([, fields]) => JSON.parse(fields[3] ?? 'null') as EventEnvelope);
+    const entries = await this.redis.xrange(this.streamKey(sessionId), start, '+', 'COUNT', eventPageLimit(limit));
+    return entries.map(([, fields]) => parseStoredEnvelope(fields[3] ?? 'null'));
   }
 
   async readTimeRange(query: EventRangeQuery): Promise<EventRangePage> {
@@ -242,7 +240,7 @@ export class RedisEventLog implements EventLog {
           ...string[],
         ];
         const [done, lastId, ...rows] = reply;
-        for (const raw of rows) found.push({ sessionId, envelope: JSON.parse(raw) as EventEnvelope });
+        for (const raw of rows) found.push({ sessionId, envelope: parseStoredEnvelope(raw) });
         if (done === 1 || found.length > limit || lastId === '') break;
         start = `(${lastId}`;
       }
