@@ -129,8 +129,8 @@ interface PendingBlock {
  * - `<prefix>:evsessions` — sessions by last append time (ms), for replays of every session;
  *   members older than the retention are dropped on append, TTL `retentionMs`.
  * Appends are one Lua script per tick (INCRBY + XADD for each session appended in it), run as one
- * step even across instances. Scripts touch keys they
- * derive from a session id only (single-node Redis, not Cluster). The connection belongs to the caller.
+ * step even across instances. Scripts touch keys they derive from a session id only (single-node
+ * Redis, not Cluster). The connection belongs to the caller.
  */
 export class RedisEventLog implements EventLog {
   private readonly maxPerSession: number;
