@@ -24,6 +24,9 @@ function isCountReply(reply: unknown): reply is [number, number] {
   return Array.isArray(reply) && reply.length === 2 && typeof reply[0] === 'number' && typeof reply[1] === 'number';
 }
 
+/** Longest an increment answered from a known window waits before it is sent to Redis. */
+export const SYNC_INTERVAL_MS = 20;
+
 /** Most keys whose window this process tracks (ended ones are pruned first); past it, a new key's requests all wait for Redis. */
 export const MAX_TRACKED_KEYS = 10_000;
 
@@ -61,20 +64,24 @@ function routeKey(params: object): string {
  *   shared count and when the window ends;
  * - later requests of the window are counted from what this process knows (Redis' last count
  *   plus its own requests since) and answered at once; their increments go to Redis together,
- *   one script per key at the end of the event-loop turn (setImmediate), and each reply brings
- *   the other instances' requests in.
+ *   one script per key, with the next batch: at the end of the turn when a request waits for
+ *   Redis, otherwise at most {@link SYNC_INTERVAL_MS} later (a steady load costs one script per
+ *   key per interval, not one per turn); each reply brings the other instances' requests in.
  * One instance counts exactly as the stock store (one INCR per request) does. Several instances
- * sharing Redis each see the others' requests one round trip late, so together they can let
- * through a little more than the limit: at most what the others accept during one round trip.
+ * sharing Redis each see the others' requests up to one interval and one round trip late, so
+ * together they can let through a little more than the limit: at most what the others accept
+ * meanwhile.
  * A Redis error reaches the requests waiting for it (the plugin's skipOnError lets them through)
  * and makes the next request wait for Redis again.
  */
 export function batchedRedisRateLimitStore(redis: Redis, nameSpace: string): FastifyRateLimitStoreCtor {
   class BatchedStore implements FastifyRateLimitStore {
     private readonly windows = new Map<string, Window>();
-    /** Windows with increments to send at the end of this turn. */
+    /** Windows with increments to send with the next batch. */
     private readonly dirty = new Map<string, Window>();
-    private scheduled = false;
+    /** The next batch: at the end of this turn (requests wait for it), or after SYNC_INTERVAL_MS. */
+    private immediate: NodeJS.Immediate | null = null;
+    private timer: NodeJS.Timeout | null = null;
     /** `nameSpace`, plus the route for a route's own limit (see `child`). */
     private keyPrefix = nameSpace;
 
@@ -101,7 +108,7 @@ export function batchedRedisRateLimitStore(redis: Redis, nameSpace: string): Fas
         if (this.windows.size < MAX_TRACKED_KEYS) this.windows.set(redisKey, window);
       }
       this.dirty.set(redisKey, window);
-      this.schedule();
+      this.schedule(window.waiters.length > 0);
     }
 
     /** Forgets the windows that ended with nothing in flight. */
@@ -117,14 +124,28 @@ export function batchedRedisRateLimitStore(redis: Redis, nameSpace: string): Fas
       return store;
     }
 
-    private schedule(): void {
-      if (this.scheduled) return;
-      this.scheduled = true;
-      setImmediate(() => {
-        this.scheduled = false;
-        for (const [redisKey, window] of this.dirty) this.send(redisKey, window);
-        this.dirty.clear();
-      });
+    /**
+     * Requests waiting for a reply are sent at the end of this turn; increments already answered
+     * from a known window can wait: they leave with the next batch, at the latest
+     * {@link SYNC_INTERVAL_MS} later — under a steady load one script per key per interval, not per turn.
+     */
+    private schedule(urgent: boolean): void {
+      if (this.immediate) return;
+      if (urgent) {
+        if (this.timer) clearTimeout(this.timer);
+        this.timer = null;
+        this.immediate = setImmediate(() => this.flush());
+      } else {
+        this.timer ??= setTimeout(() => this.flush(), SYNC_INTERVAL_MS).unref();
+      }
+    }
+
+    private flush(): void {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
+      this.immediate = null;
+      for (const [redisKey, window] of this.dirty) this.send(redisKey, window);
+      this.dirty.clear();
     }
 
     /** Sends the window's unsent increments; the reply answers its waiters and refreshes the window. */

@@ -3,7 +3,7 @@ import rateLimit from '@fastify/rate-limit';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it, vi } from 'vitest';
-import { batchedRedisRateLimitStore } from '../../src/http/batched-rate-limit-store.js';
+import { batchedRedisRateLimitStore, SYNC_INTERVAL_MS } from '../../src/http/batched-rate-limit-store.js';
 import { AUTH, startTestApp } from '../helpers/test-app.js';
 
 const redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 1 });
@@ -91,6 +91,28 @@ describe('batched Redis rate-limit store', () => {
     commands.mockRestore();
   });
 
+  it('sends the increments of a known window once per sync interval, not once per turn', async () => {
+    const ns = nameSpace();
+    const store = new (batchedRedisRateLimitStore(redis, ns))({});
+    expect((await incr(store, 'k')).current).toBe(1);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const commands = vi.spyOn(redis, 'evalsha');
+    try {
+      // Ten requests, each in a turn of its own, all answered at once from the window.
+      for (let i = 0; i < 10; i++) {
+        expect((await incr(store, 'k')).current).toBe(i + 2);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      expect(commands).toHaveBeenCalledTimes(0);
+      vi.advanceTimersByTime(SYNC_INTERVAL_MS);
+      expect(commands).toHaveBeenCalledTimes(1);
+    } finally {
+      vi.useRealTimers();
+      commands.mockRestore();
+    }
+    await expect.poll(() => redis.get(`${ns}k`)).toBe('11');
+  });
+
   it('takes in the other instances\' requests with each reply (one round trip late at most)', async () => {
     const ns = nameSpace();
     const a = new (batchedRedisRateLimitStore(redis, ns))({});
@@ -133,7 +155,8 @@ describe('batched Redis rate-limit store', () => {
       const codes = [];
       for (const url of ['/strict', '/strict', '/loose']) codes.push((await app.inject({ url })).statusCode);
       expect(codes).toEqual([200, 429, 200]);
-      expect(await redis.get(`${ns}GET/strict-127.0.0.1`)).toBe('2');
+      // The second was answered from the known window; its increment follows within SYNC_INTERVAL_MS.
+      await expect.poll(() => redis.get(`${ns}GET/strict-127.0.0.1`)).toBe('2');
       expect(await redis.get(`${ns}127.0.0.1`)).toBe('1');
     } finally {
       await app.close();
