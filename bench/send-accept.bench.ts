@@ -11,7 +11,7 @@
  *   (its jobs are deleted between phases);
  * - durable: the bare server plus the least the issue asks of every design before the 202 — the
  *   message record stored (one Lua script: SET + ZADD to a history index), the job carrying its
- *   id, the record as the answer. bare → durable is what storing the record costs on this
+ *   id, the 202 carrying the record. bare → durable is what storing the record costs on this
  *   machine whatever the design: durable/bare is the ceiling of the goal's ratio.
  * The load generator is a third process (undici, 50 keep-alive connections), spread over the 10
  * sessions round robin. All three and redis-server share the machine's cores.

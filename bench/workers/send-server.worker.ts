@@ -15,7 +15,7 @@
  *   send-server.worker.ts '{"mode":"durable","sessions":10,"workers":false}'
  *     The durable minimum: the bare server plus the least the issue asks of every design — a
  *     message record stored before the 202 (one Lua script: SET with TTL + ZADD to the session's
- *     history index), the job carrying its id only, the stored record as the answer; its
+ *     history index), the job carrying its id only, the 202 carrying the stored record; its
  *     processor reads the record for the text and writes it back `sent`. No auth, validation,
  *     events, acks, idempotency or retries: what bare → durable costs, every design pays.
  *

@@ -128,9 +128,9 @@ interface PendingBlock {
  *   refreshed on each append (so a session's log goes `retentionMs` after its last event);
  * - `<prefix>:evsessions` — sessions by last append time (ms), for replays of every session;
  *   members older than the retention are dropped on append, TTL `retentionMs`.
- * Appends are one Lua script per tick (INCRBY + XADD for each session appended in it), run as one
- * step even across instances. Scripts touch keys they derive from a session id only (single-node
- * Redis, not Cluster). The connection belongs to the caller.
+ * Appends are one Lua script per tick (INCRBY + XADD for each session appended in it), one step
+ * even across instances (nothing runs between its commands). Scripts touch keys they derive from
+ * a session id only (single-node Redis, not Cluster). The connection belongs to the caller.
  */
 export class RedisEventLog implements EventLog {
   private readonly maxPerSession: number;
