@@ -106,7 +106,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     bodyLimit: BODY_LIMIT_BYTES,
     return503OnClosing: false,
   });
-  // JSON in, JSON out: any other request body is 415 UNSUPPORTED_MEDIA_TYPE.
+  // JSON in, JSON out: every other request body type is 415 UNSUPPORTED_MEDIA_TYPE.
   app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

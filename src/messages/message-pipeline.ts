@@ -113,7 +113,7 @@ export class MessagePipeline {
     }
   }
 
-  /** The record of one of our sends (or any stored message), once the worker has recorded its WhatsApp id. */
+  /** The record of one of our sends (or another stored message), once the worker has recorded its WhatsApp id. */
   private async ours(sessionId: string, waMessageId: string): Promise<MessageRecord | null> {
     await this.deps.tracker.settled(sessionId, SEND_SETTLE_WAIT_MS);
     return this.deps.tracker.recall(sessionId, waMessageId) ?? this.deps.store.findByWaMessageId(sessionId, waMessageId);

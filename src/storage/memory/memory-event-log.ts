@@ -1,5 +1,5 @@
 import type { GatewayEvent } from '../../events/event-bus.js';
-import { toEnvelope, type EventEnvelope } from '../../events/event-envelope.js';
+import { parseStoredEnvelope, toEnvelope, type EventEnvelope } from '../../events/event-envelope.js';
 import type { EventLog, EventRangePage, EventRangeQuery } from '../event-log.js';
 import {
   DEFAULT_MAX_EVENTS_PER_SESSION,
@@ -78,7 +78,7 @@ class SessionRing {
   }
 }
 
-const parse = (entry: Entry): EventEnvelope => JSON.parse(entry.json) as EventEnvelope;
+const parse = (entry: Entry): EventEnvelope => parseStoredEnvelope(entry.json);
 
 /**
  * The embedded-mode event log: nothing survives a restart (seq starts again at 1). Bounded: per
