@@ -79,4 +79,47 @@ describe('redis message store keys', () => {
     expect(stats.total).toBe(1_101);
     expect(stats.byStatus.queued).toBe(1_101);
   });
+
+  it('inserts what one turn asks for in one script, in call order; a record whose keys refuse fails alone', async () => {
+    const evalshaCalls = async (): Promise<number> => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+    const createdAt = iso(Date.now());
+    const first = messageRecord({ sessionId: 'turn', createdAt });
+    const twin = { ...first, chatId: 'someone-else@c.us' };
+    const inbound = messageRecord({ sessionId: 'turn', createdAt, direction: 'inbound', status: 'received', waMessageId: 'false_turn' });
+    const repeat = { ...inbound, id: messageRecord().id };
+    const refused = messageRecord({ sessionId: 'turn-bad', createdAt });
+    const last = messageRecord({ sessionId: 'turn', createdAt: iso(Date.parse(createdAt) + 1) });
+    await redis.set(`${prefix}:msgs:turn-bad:all`, 'not a sorted set');
+    const before = await evalshaCalls();
+    const results = await Promise.allSettled([
+      store.insert(first, '{"payload":1}'),
+      store.insert(twin),
+      store.insertUnlessKnown({ ...inbound, waMessageId: 'false_turn' }),
+      store.insertUnlessKnown({ ...repeat, waMessageId: 'false_turn' }),
+      store.insert(refused),
+      store.insert(last),
+    ]);
+    // One EVALSHA for the six calls (INFO itself is not a script).
+    expect((await evalshaCalls()) - before).toBe(1);
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : String(r.reason)))).toEqual([true, false, true, false, expect.stringMatching(/WRONGTYPE/), true]);
+    // The same id twice: the first call's record is the one stored; the repeated WhatsApp id is skipped.
+    expect((await store.get(first.id))?.chatId).toBe(first.chatId);
+    expect(await store.getPayload(first.id)).toBe('{"payload":1}');
+    expect((await store.findByWaMessageId('turn', 'false_turn'))?.id).toBe(inbound.id);
+    expect(await store.get(repeat.id)).toBeNull();
+    // Newest first: `last`, then the two of the same millisecond by id, descending.
+    expect((await store.list('turn')).data.map((r) => r.id)).toEqual([last.id, ...[inbound.id, first.id].sort().reverse()]);
+    // Each index touched is trimmed and given its TTL once, whatever the number of records.
+    expect(await redis.pttl(`${prefix}:msgs:turn:all`)).toBeGreaterThan(50_000);
+  });
+
+  it('splits a turn of more than 256 inserts into several scripts, every one stored', async () => {
+    const createdAt = Date.now();
+    const records = Array.from({ length: 600 }, (_, i) => messageRecord({ sessionId: `bulk-${i % 3}`, createdAt: iso(createdAt + i) }));
+    expect(await Promise.all(records.map((r) => store.insert(r)))).toEqual(records.map(() => true));
+    for (const k of [0, 1, 2]) {
+      const listed = await store.list(`bulk-${k}`, { limit: 200 });
+      expect(listed.data.map((r) => r.id)).toEqual(records.filter((_, i) => i % 3 === k).map((r) => r.id).reverse());
+    }
+  });
 });

@@ -1,26 +1,11 @@
 import { hash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { LuaScript } from './lua-script.js';
+import { RedisMessageInserts } from './redis-message-inserts.js';
 import type { MessageRecord, StatusUpdate } from '../../messages/message.js';
 import { applyStatusUpdate } from '../../messages/message.js';
 import type { CursorPosition, MessagePage, MessageQuery, MessageStats, MessageStore, TimeRange } from '../message-store.js';
 import { StatsAccumulator, decodeCursor, encodeCursor, pageLimit, timeMs } from '../message-store.js';
-
-/**
- * Inserts a record (SET NX PX) and indexes it; drops index members older than the retention.
- * ARGV[8] = '1': not when its WhatsApp id is mapped already (KEYS[5]).
- */
-const INSERT = new LuaScript(`
-if ARGV[8] == '1' and KEYS[5] and redis.call('EXISTS', KEYS[5]) == 1 then return 0 end
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
-for i = 2, 4 do
-  redis.call('ZADD', KEYS[i], ARGV[3], ARGV[4])
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. ARGV[5])
-  redis.call('PEXPIRE', KEYS[i], ARGV[2])
-end
-if KEYS[5] then redis.call('SET', KEYS[5], ARGV[4], 'PX', ARGV[2]) end
-if ARGV[6] ~= '' then redis.call('SET', ARGV[6], ARGV[7], 'PX', ARGV[2]) end
-return 1`);
 
 /**
  * Compare-and-set of a record's JSON (compared by SHA1, so the expected value costs 40 bytes on
@@ -101,17 +86,22 @@ const SCAN_BUDGET = 1_000;
  * (ms) index the history — all records, by chat, by direction — with the same TTL refreshed on
  * writes; members whose record expired are removed when a scan meets them, and members older than
  * the retention are trimmed on insert. `<prefix>:msgwa:<sessionId>:<waMessageId>` maps WhatsApp's
- * id to ours, with the same TTL. Updates are read → apply the shared rules → compare-and-set
+ * id to ours, with the same TTL. Inserts asked for in one turn of the event loop are sent together
+ * in one script at its end (`redis-message-inserts.ts`). Updates are read → apply the shared rules → compare-and-set
  * (Lua), retried on a concurrent change: two round trips. History and stats run SCAN steps of at
  * most 1,000 examined members each (one round trip per step). The scan script reads record keys
  * it derives from index members (single-node Redis, not Cluster). The connection belongs to the caller.
  */
 export class RedisMessageStore implements MessageStore {
+  private readonly inserts: RedisMessageInserts;
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly ttlMs: number,
-  ) {}
+  ) {
+    this.inserts = new RedisMessageInserts(redis, ttlMs);
+  }
 
   private recordKey(id: string): string {
     return `${this.prefix}:msg:${id}`;
@@ -201,12 +191,16 @@ export class RedisMessageStore implements MessageStore {
     return this.runInsert(record, undefined, true);
   }
 
-  private async runInsert(record: MessageRecord, payload: string | undefined, unlessKnown: boolean): Promise<boolean> {
-    const keys = this.keysOf(record);
-    const cutoff = Date.now() - this.ttlMs;
-    const inserted = await INSERT.run(this.redis, keys, [JSON.stringify(record), String(this.ttlMs), String(Date.parse(record.createdAt)), record.id, String(cutoff),
-      payload === undefined ? '' : this.payloadKey(record.id), payload ?? '', unlessKnown ? '1' : '']);
-    return inserted === 1;
+  private runInsert(record: MessageRecord, payload: string | undefined, unlessKnown: boolean): Promise<boolean> {
+    return this.inserts.insert({
+      keys: this.keysOf(record),
+      json: JSON.stringify(record),
+      score: Date.parse(record.createdAt),
+      id: record.id,
+      payloadKey: payload === undefined ? '' : this.payloadKey(record.id),
+      payload: payload ?? '',
+      unlessKnown,
+    });
   }
 
   async getPayload(id: string): Promise<string | null> {
