@@ -28,6 +28,7 @@ import { rateLimiting } from './http/rate-limit.js';
 import { loadShedding } from './http/under-pressure.js';
 import { InFlightRequests, shutdownGate } from './lifecycle/shutdown-gate.js';
 import { loggerOptions } from './logger.js';
+import { lazyRequestLogger } from './http/lazy-request-logger.js';
 import { SessionManager } from './sessions/session-manager.js';
 import { sessionRoutes } from './sessions/sessions.routes.js';
 import { chatRoutes } from './contacts/chats.routes.js';
@@ -103,6 +104,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     ...(options.logger ? { loggerInstance: options.logger } : { logger: loggerOptions(config) }),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
+    childLoggerFactory: lazyRequestLogger,
     bodyLimit: BODY_LIMIT_BYTES,
     return503OnClosing: false,
   });
@@ -110,8 +112,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
+    done(null, payload);
   });
 
   const storage =

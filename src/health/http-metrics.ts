@@ -11,9 +11,10 @@ export const UNMATCHED_ROUTE = '(unmatched)';
  * Register before the routes (the hook is the root instance's, so it sees every route and the 404s).
  */
 async function httpMetricsPlugin(app: FastifyInstance, options: { histogram: Histogram<'route' | 'method' | 'status_code'> }): Promise<void> {
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.is404 ? UNMATCHED_ROUTE : (request.routeOptions.url ?? UNMATCHED_ROUTE);
     options.histogram.observe({ route, method: request.method, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    done();
   });
 }
 

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError } from '../errors.js';
@@ -11,22 +12,30 @@ const RECHECK_MS = 100;
  * stream route ends it when the app closes.
  */
 export class InFlightRequests {
-  private readonly replies = new Set<FastifyReply>();
+  /** Raw response → its reply (whose `sent` tells an answered or hijacked one from one still owed). */
+  private readonly replies = new Map<ServerResponse, FastifyReply>();
   private readonly waiters = new Set<() => void>();
+  /** One listener for every response (no closure per request): `this` is the response that closed. */
+  private readonly onClose: (this: ServerResponse) => void;
+
+  constructor() {
+    const { replies, waiters } = this;
+    this.onClose = function (this: ServerResponse): void {
+      replies.delete(this);
+      if (waiters.size > 0) for (const wake of [...waiters]) wake();
+    };
+  }
 
   /** Counts `reply` until its response closes (sent, or the client went away). */
   track(reply: FastifyReply): void {
-    this.replies.add(reply);
-    reply.raw.once('close', () => {
-      this.replies.delete(reply);
-      for (const wake of [...this.waiters]) wake();
-    });
+    this.replies.set(reply.raw, reply);
+    reply.raw.on('close', this.onClose);
   }
 
   /** Requests not answered yet. */
   get count(): number {
     let count = 0;
-    for (const reply of this.replies) if (!reply.sent) count += 1;
+    for (const reply of this.replies.values()) if (!reply.sent) count += 1;
     return count;
   }
 

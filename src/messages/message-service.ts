@@ -43,7 +43,7 @@ export class MessageService {
 
   async accept(sessionId: string, body: SendMessage, idempotencyKey: string | undefined): Promise<Accepted> {
     const { sessions } = this.deps;
-    const session = sessions.get(sessionId);
+    const session = sessions.state(sessionId);
     if (session.status === 'stopped' || session.status === 'failed') {
       throw new AppError('SESSION_NOT_READY', `Session '${sessionId}' is ${session.status}: start it before sending`);
     }

@@ -26,6 +26,7 @@ export function publishMessageStatus(bus: EventBus, record: MessageRecord): void
 
 /** The record as the API returns it: without internal fields. */
 export function toPublicMessage(record: MessageRecord): MessageRecord {
+  if (!('sendingSince' in record)) return record;
   const { sendingSince: _internal, ...rest } = record;
   return rest;
 }

@@ -96,6 +96,11 @@ export class SessionManager {
     return toPublicSession(this.require(id));
   }
 
+  /** A session's status and engine without copying its record (the send path's check). Throws SESSION_NOT_FOUND. */
+  state(id: string): Readonly<Pick<SessionRecord, 'status' | 'engine'>> {
+    return this.require(id);
+  }
+
   has(id: string): boolean {
     return this.records.has(id);
   }
