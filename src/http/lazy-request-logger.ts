@@ -10,7 +10,8 @@ const LEVELS = new Map<string, number>([...Object.entries(METHOD_LEVELS), ['sile
  * A request's logger that becomes a pino child (bindings `reqId`) only when a line is written
  * through it at a level its route logs. Fastify makes one child per request, and pino serialises
  * (and redacts) the bindings at once: on the hot send route that cost more than the route's own
- * logging, which at the default level is nothing unless a request fails.
+ * logging, which at LOG_LEVEL warn and above is nothing unless a request fails. (At info, Fastify's
+ * own two lines per request — incoming, completed — make the child anyway.)
  */
 class LazyRequestLogger implements FastifyBaseLogger {
   private real: FastifyBaseLogger | null = null;

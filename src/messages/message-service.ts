@@ -48,7 +48,7 @@ export class MessageService {
       throw new AppError('SESSION_NOT_READY', `Session '${sessionId}' is ${session.status}: start it before sending`);
     }
     if (isInteractiveMessage(body)) {
-      throw new AppError('NOT_SUPPORTED_BY_ENGINE', `'${body.type}' messages are not delivered by WhatsApp to Web clients any more; engine '${session.engine}' cannot send them`);
+      throw new AppError('NOT_SUPPORTED_BY_ENGINE', `'${body.type}' messages are no longer delivered by WhatsApp to Web clients; engine '${session.engine}' cannot send them`);
     }
     if ('media' in body && 'url' in body.media) await this.checkMediaUrl(body.media.url);
 

@@ -112,7 +112,7 @@ export class SessionManager {
     return out;
   }
 
-  /** The running engine of a session, if any (simulator controls, sends). */
+  /** The running engine of a session, or null when it has none (simulator controls, sends). */
   engineOf(id: string): Engine | null {
     this.require(id);
     return this.runtimes.get(id)?.engine ?? null;

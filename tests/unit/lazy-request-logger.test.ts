@@ -4,6 +4,8 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { lazyRequestLogger } from '../../src/http/lazy-request-logger.js';
 
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
 interface Harness {
   app: FastifyInstance;
   lines: Record<string, unknown>[];
@@ -15,9 +17,9 @@ async function harness(level: string): Promise<Harness> {
   const lines: Record<string, unknown>[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      const line = JSON.parse(chunk.toString()) as Record<string, unknown>;
+      const line: unknown = JSON.parse(chunk.toString());
       // Fastify's own per-request lines are not what these tests look at.
-      if (line.msg !== 'incoming request' && line.msg !== 'request completed') lines.push(line);
+      if (isRecord(line) && line.msg !== 'incoming request' && line.msg !== 'request completed') lines.push(line);
       done();
     },
   });
