@@ -44,10 +44,10 @@ export interface Storage {
   readonly events: EventLog;
   /**
    * The request path's connection in Redis mode (registry, contacts, messages, idempotency, event
-   * log, rate limit, health), auto-pipelined: the commands a burst of requests issues in one turn
-   * of the event loop leave in one write. The delivery store and `engineMessages` share a second
-   * connection without auto-pipelining: their commands come one or two per turn, where a pipeline
-   * of its own per command only fed the garbage collector (docs/benchmarks.md §10).
+   * log, rate limit, health); its stores batch what a burst of requests sends in one turn (one
+   * script per turn for inserts, appends, counts). The delivery store and `engineMessages` share a
+   * second connection, so that the engine path's commands never queue behind a burst of the
+   * request path's (docs/benchmarks.md §10, §12). Neither auto-pipelines (see `openRedis`).
    */
   readonly redis: Redis | null;
   /** Every store connection, `redis` first (readiness and health PING them all); none in embedded mode. */
@@ -68,7 +68,7 @@ export async function openStorage(config: Config, options: StorageOptions = {}):
   if (config.redis) {
     const { url, password, prefix } = config.redis;
     const redis = await openRedis({ url, password, name: `${prefix}:store` });
-    const engine = await openRedis({ url, password, name: `${prefix}:engine`, autoPipelining: false }).catch(async (error: unknown) => {
+    const engine = await openRedis({ url, password, name: `${prefix}:engine` }).catch(async (error: unknown) => {
       await closeRedis(redis);
       throw error;
     });

@@ -5,18 +5,18 @@ export interface RedisConnectionOptions {
   password?: string | undefined;
   /** Connection name shown by CLIENT LIST, e.g. `wagw:store`. */
   name: string;
-  /**
-   * Collect the commands issued in one turn of the event loop into one pipeline (default true).
-   * It pays where many commands leave per turn (HTTP bursts); where they come one or two at a time
-   * (engine events, webhook deliveries) each command gets a pipeline of its own, and those objects
-   * live long enough to be promoted and feed major garbage collections.
-   */
-  autoPipelining?: boolean;
 }
 
 /**
  * Opens an ioredis connection and waits until it is ready. Producers fail fast when Redis is down
  * (no offline queue, one retry per request) instead of hanging the HTTP request.
+ *
+ * No auto-pipelining: what the request path sends in bulk is batched by the stores themselves (one
+ * script per turn for message inserts, event appends and rate-limit counts). ioredis' auto-pipelining
+ * adds to a Map and a Set and removes again on every flush, and under load the hash tables it
+ * rehashes away, once in the old generation, keep the commands (and all that hangs on them) alive
+ * through scavenges: measured, it made the garbage collector promote about 3 KB per accepted send
+ * (docs/benchmarks.md §12).
  */
 export async function openRedis(options: RedisConnectionOptions): Promise<Redis> {
   const redis = new Redis(options.url, {
@@ -24,9 +24,6 @@ export async function openRedis(options: RedisConnectionOptions): Promise<Redis>
     connectionName: options.name,
     lazyConnect: true,
     enableOfflineQueue: false,
-    // Commands issued in the same tick leave in one socket write: with many sessions sending at
-    // once, the per-command write syscall was the largest CPU cost of the send path.
-    enableAutoPipelining: options.autoPipelining ?? true,
     maxRetriesPerRequest: 1,
     connectTimeout: 5_000,
     retryStrategy: (times) => Math.min(times * 200, 2_000),
