@@ -14,14 +14,6 @@ export const MAX_PENDING_PER_SESSION = 10_000;
 const YIELD_EVERY = 64;
 /** Events of one session recorded in one append at most. */
 const MAX_BATCH = 64;
-/** Sessions whose (idle) queue is kept for their next event; beyond, idle queues are dropped. */
-const QUEUES_KEPT = 10_000;
-
-/** One session's events waiting for the log, and the worker recording them (null while idle). */
-interface SessionQueue {
-  events: GatewayEvent[];
-  worker: Promise<void> | null;
-}
 
 /** An {@link EnvelopeSource} that can also serve replays (`POST /webhooks/replay`) and tell a session's last seq. */
 export interface ReplayableEnvelopeSource extends EnvelopeSource {
@@ -57,12 +49,8 @@ export interface EventRecorderOptions {
  */
 export class EventRecorder implements ReplayableEnvelopeSource {
   private readonly listeners = new Set<EnvelopeListener>();
-  /**
-   * Per session, kept across its bursts rather than added and removed with each: a Map churned by
-   * every turn is rehashed again and again, and a rehashed-away table that reached the old
-   * generation keeps what it pointed at alive through scavenges (see docs/benchmarks.md §12).
-   */
-  private readonly queues = new Map<string, SessionQueue>();
+  private readonly pending = new Map<string, GatewayEvent[]>();
+  private readonly workers = new Map<string, Promise<void>>();
   /** Wakes retries that are waiting, so that closing does not wait out their delays. */
   private readonly sleepers = new Set<() => void>();
   private readonly unsubscribe: () => void;
@@ -102,11 +90,7 @@ export class EventRecorder implements ReplayableEnvelopeSource {
 
   /** Resolves when every event published so far is recorded (or lost) and handed to the listeners. */
   async idle(): Promise<void> {
-    for (;;) {
-      const running = [...this.queues.values()].flatMap((queue) => (queue.worker ? [queue.worker] : []));
-      if (running.length === 0) return;
-      await Promise.all(running);
-    }
+    while (this.workers.size > 0) await Promise.all([...this.workers.values()]);
   }
 
   /**
@@ -121,22 +105,17 @@ export class EventRecorder implements ReplayableEnvelopeSource {
   }
 
   private enqueue(event: GatewayEvent): void {
-    let queue = this.queues.get(event.sessionId);
+    let queue = this.pending.get(event.sessionId);
     if (!queue) {
-      if (this.queues.size >= QUEUES_KEPT) this.dropIdleQueues();
-      queue = { events: [], worker: null };
-      this.queues.set(event.sessionId, queue);
+      queue = [];
+      this.pending.set(event.sessionId, queue);
     }
-    if (queue.events.length >= this.maxPending) {
+    if (queue.length >= this.maxPending) {
       this.lose(event, null, `more than ${this.maxPending} events of the session are waiting for the event log`);
       return;
     }
-    queue.events.push(event);
-    queue.worker ??= this.drain(queue);
-  }
-
-  private dropIdleQueues(): void {
-    for (const [sessionId, queue] of this.queues) if (queue.worker === null && queue.events.length === 0) this.queues.delete(sessionId);
+    queue.push(event);
+    if (!this.workers.has(event.sessionId)) this.workers.set(event.sessionId, this.drain(event.sessionId, queue));
   }
 
   /**
@@ -146,7 +125,7 @@ export class EventRecorder implements ReplayableEnvelopeSource {
    * unregisters in the same synchronous step that finds the queue empty, so an event enqueued
    * later starts a new one.
    */
-  private async drain(queue: SessionQueue): Promise<void> {
+  private async drain(sessionId: string, queue: GatewayEvent[]): Promise<void> {
     // Starts once this turn of the event loop is over (enqueue has registered the worker by then),
     // so that what the turn publishes goes in one append — an inbound message's `message` and
     // `message_create`, the status events of requests that arrived together — at the cost of
@@ -154,8 +133,8 @@ export class EventRecorder implements ReplayableEnvelopeSource {
     await this.endOfTurn();
     try {
       let handled = 0;
-      while (queue.events.length > 0) {
-        const batch = queue.events.splice(0, MAX_BATCH);
+      while (queue.length > 0) {
+        const batch = queue.splice(0, MAX_BATCH);
         const envelopes = await this.append(batch);
         for (const envelope of envelopes) this.notify(envelope);
         // A burst recorded in memory resolves in microtasks only: let sockets (SSE) drain between batches.
@@ -166,7 +145,8 @@ export class EventRecorder implements ReplayableEnvelopeSource {
         }
       }
     } finally {
-      queue.worker = null;
+      this.workers.delete(sessionId);
+      this.pending.delete(sessionId);
     }
   }
 

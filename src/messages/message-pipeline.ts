@@ -44,13 +44,7 @@ const STATUS_OF_ACK: Partial<Record<AckLevel, 'sent' | 'delivered' | 'read' | 'p
  * dropped and failed `SESSION_DELETED`. A store failure is logged; the contract event is published all the same.
  */
 export class MessagePipeline {
-  /**
-   * Per session, the tail of its chain and how many steps are queued on it. The entry stays while
-   * the session exists (dropped once a deletion has been handled): a Map added to and deleted from
-   * with every event is rehashed again and again, and a rehashed-away table that reached the old
-   * generation keeps what it pointed at alive through scavenges (docs/benchmarks.md §12).
-   */
-  private readonly chains = new Map<string, { tail: Promise<void>; queued: number }>();
+  private readonly chains = new Map<string, Promise<void>>();
   /** Inbound messages without media stored at their `message_create`, by session and WhatsApp id, for their `message` event. */
   private readonly earlyReceives = new Map<string, Promise<InboundMediaOutcome>>();
   private readonly offs: (() => void)[] = [];
@@ -59,27 +53,14 @@ export class MessagePipeline {
     this.offs.push(deps.bus.tapEngine((sessionId, event) => this.enqueue(sessionId, () => this.onEngineEvent(sessionId, event, new Date()))));
     this.offs.push(
       deps.bus.subscribe((event: GatewayEvent) => {
-        if (event.event === 'session.status' && event.data.reason === 'DELETED') {
-          this.enqueue(event.sessionId, async () => {
-            try {
-              await this.onSessionDeleted(event.sessionId);
-            } finally {
-              // The session's chain ends here unless an event came after the deletion (this step counts itself).
-              if (this.chains.get(event.sessionId)?.queued === 1) this.chains.delete(event.sessionId);
-            }
-          });
-        }
+        if (event.event === 'session.status' && event.data.reason === 'DELETED') this.enqueue(event.sessionId, () => this.onSessionDeleted(event.sessionId));
       }),
     );
   }
 
   /** Resolves when every event received so far has been handled (tests, shutdown). */
   async idle(): Promise<void> {
-    for (;;) {
-      const busy = [...this.chains.values()].filter((chain) => chain.queued > 0);
-      if (busy.length === 0) return;
-      await Promise.all(busy.map((chain) => chain.tail));
-    }
+    while (this.chains.size > 0) await Promise.all([...this.chains.values()]);
   }
 
   close(): void {
@@ -87,21 +68,15 @@ export class MessagePipeline {
   }
 
   private enqueue(sessionId: string, task: () => Promise<void>): void {
-    let chain = this.chains.get(sessionId);
-    if (!chain) {
-      chain = { tail: Promise.resolve(), queued: 0 };
-      this.chains.set(sessionId, chain);
-    }
-    const owner = chain;
-    owner.queued += 1;
-    owner.tail = owner.tail
+    const previous = this.chains.get(sessionId) ?? Promise.resolve();
+    const next = previous
       .then(task)
       .catch((error: unknown) => this.deps.logger.error({ err: error, sessionId }, 'message pipeline step failed'))
       .finally(() => {
-        owner.queued -= 1;
+        if (this.chains.get(sessionId) === next) this.chains.delete(sessionId);
       });
+    this.chains.set(sessionId, next);
   }
-
 
   private async onEngineEvent(sessionId: string, event: EngineEvent, seenAt: Date): Promise<void> {
     let gatewayMessageId: string | null = null;

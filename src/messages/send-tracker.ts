@@ -8,13 +8,8 @@ import { dropOldest } from '../bounded-map.js';
  * time, so one slot per session is enough. It also remembers the last known state of recent sends.
  */
 export class SendTracker {
-  /**
-   * Per session, the send in flight (null between sends). The entry stays between sends: a Map
-   * added to and deleted from on every send is rehashed again and again, and a rehashed-away table
-   * that reached the old generation keeps what it pointed at alive (docs/benchmarks.md §12).
-   */
-  private readonly inFlight = new Map<string, { current: { settled: Promise<void>; settle: () => void } | null }>();
-  /** The last known state of recent sends by `<sessionId> <waMessageId>` (first sent, first forgotten; bounded). */
+  private readonly inFlight = new Map<string, { settled: Promise<void>; settle: () => void }>();
+  /** The last known state of recent sends by `<sessionId> <waMessageId>` (insertion-ordered, bounded). */
   private readonly recent = new Map<string, MessageRecord>();
 
   constructor(private readonly maxRecent = 10_000) {}
@@ -26,10 +21,9 @@ export class SendTracker {
   remember(record: MessageRecord): void {
     if (record.waMessageId === null) return;
     const key = `${record.sessionId} ${record.waMessageId}`;
-    // Updated in place (no delete and re-insert per ack): a send's acks come within seconds of it.
-    const known = this.recent.has(key);
+    this.recent.delete(key);
     this.recent.set(key, record);
-    if (!known) dropOldest(this.recent, this.maxRecent);
+    dropOldest(this.recent, this.maxRecent);
   }
 
   recall(sessionId: string, waMessageId: string): MessageRecord | undefined {
@@ -38,7 +32,6 @@ export class SendTracker {
 
   forgetSession(sessionId: string): void {
     for (const key of this.recent.keys()) if (key.startsWith(`${sessionId} `)) this.recent.delete(key);
-    if (this.inFlight.get(sessionId)?.current === null) this.inFlight.delete(sessionId);
   }
 
   /** Marks a send of `sessionId` as running; call the returned function when it is over (once). */
@@ -48,22 +41,16 @@ export class SendTracker {
       settle = resolve;
     });
     const slot = { settled, settle };
-    let entry = this.inFlight.get(sessionId);
-    if (!entry) {
-      entry = { current: null };
-      this.inFlight.set(sessionId, entry);
-    }
-    entry.current = slot;
-    const owner = entry;
+    this.inFlight.set(sessionId, slot);
     return () => {
-      if (owner.current === slot) owner.current = null;
+      if (this.inFlight.get(sessionId) === slot) this.inFlight.delete(sessionId);
       slot.settle();
     };
   }
 
   /** Resolves when no send of `sessionId` is running (at once when none is), or after `maxWaitMs`. */
   async settled(sessionId: string, maxWaitMs: number): Promise<void> {
-    const slot = this.inFlight.get(sessionId)?.current;
+    const slot = this.inFlight.get(sessionId);
     if (!slot) return;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([slot.settled, new Promise<void>((resolve) => (timer = setTimeout(resolve, maxWaitMs)))]);
