@@ -125,4 +125,40 @@ describe('shutdown gate and in-flight requests', () => {
     await slow;
     s.slowRelease.resolve();
   });
+
+  it('counts requests in flight across waves that reuse the freed places', async () => {
+    const inFlight = new InFlightRequests();
+    const waves = Fastify({ logger: false });
+    app = waves;
+    let entered = 0;
+    let allIn = deferred();
+    let release = deferred();
+    const size = { wave: 0 };
+    await waves.register(errorHandler);
+    await waves.register(shutdownGate, { inFlight, isShuttingDown: () => false });
+    waves.get('/hold', async () => {
+      entered += 1;
+      if (entered === size.wave) allIn.resolve();
+      await release.promise;
+      return { ok: true };
+    });
+    await waves.listen({ port: 0, host: '127.0.0.1' });
+    const address = waves.server.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    for (const wave of [30, 5, 40]) {
+      entered = 0;
+      size.wave = wave;
+      allIn = deferred();
+      release = deferred();
+      const responses = Array.from({ length: wave }, () => openGet(port, '/hold'));
+      await allIn.promise;
+      expect(inFlight.count).toBe(wave);
+      release.resolve();
+      const answered = await Promise.all(responses);
+      expect(answered.map((r) => r.statusCode)).toEqual(Array.from({ length: wave }, () => 200));
+      await Promise.all(answered.map((r) => new Promise((resolve) => r.resume().on('end', resolve))));
+      expect(await inFlight.idle(new AbortController().signal)).toBe(true);
+      expect(inFlight.count).toBe(0);
+    }
+  });
 });
