@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import QRCode from 'qrcode';
+import { qrRenderer } from './qr-renderer.js';
 import { z } from 'zod';
 import { errorResponses, page, paginate } from '../http/schemas.js';
 import type { SessionManager } from './session-manager.js';
@@ -126,10 +126,10 @@ export async function sessionRoutes(parent: FastifyInstance, options: { sessions
       const { qr, expiresAt } = sessions.qrOf(request.params.id);
       const accept = request.headers.accept ?? '';
       if (/\bimage\/png\b/.test(accept) && !/\bapplication\/json\b/.test(accept)) {
-        const png = await QRCode.toBuffer(qr, { type: 'png', errorCorrectionLevel: 'L', margin: 2, width: 300 });
+        const png = await qrRenderer.png(qr, { width: 300 });
         return sendBinary(reply, 'image/png', png);
       }
-      const image = await QRCode.toDataURL(qr, { errorCorrectionLevel: 'L', margin: 2, width: 300 });
+      const image = await qrRenderer.dataUrl(qr, { width: 300 });
       return reply.header('cache-control', 'no-store').send({ qr, image, expiresAt: expiresAt.toISOString() });
     },
   });

@@ -1,0 +1,38 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { QrRenderer } from '../../src/sessions/qr-renderer.js';
+import { decodeQrPng } from '../helpers/qr-decode.js';
+
+const fromDataUrl = (url: string): Buffer => Buffer.from(url.slice(url.indexOf(',') + 1), 'base64');
+
+describe('QR renderer (worker thread)', () => {
+  const renderer = new QrRenderer();
+  afterAll(() => renderer.stop());
+
+  it('renders data URLs and PNG bytes that a camera reads back, each render its own code', async () => {
+    const codes = Array.from({ length: 8 }, (_, i) => `2@ref-${i},${'k'.repeat(43)}=,${'s'.repeat(43)}=,${i}`);
+    const urls = await Promise.all(codes.map((code) => renderer.dataUrl(code)));
+    expect(urls.every((url) => url.startsWith('data:image/png;base64,'))).toBe(true);
+    expect(urls.map((url) => decodeQrPng(fromDataUrl(url)))).toEqual(codes);
+    const png = await renderer.png(codes[0] ?? '', { width: 300 });
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+    expect(decodeQrPng(png)).toBe(codes[0]);
+  });
+
+  it('renders on another thread than the event loop: a render in flight does not block a timer', async () => {
+    // The event loop stays free: a setImmediate scheduled after posting a render runs before the
+    // render's answer arrives (on the main thread the render would have run first, synchronously).
+    const order: string[] = [];
+    const rendered = renderer.dataUrl('2@free-loop,abc').then(() => order.push('render'));
+    await new Promise((resolve) => setImmediate(resolve));
+    order.push('immediate');
+    await rendered;
+    expect(order).toEqual(['immediate', 'render']);
+  });
+
+  it('starts a new thread after the old one stopped, and fails the renders the old one held', async () => {
+    const held = renderer.dataUrl('2@held,abc');
+    await renderer.stop();
+    await expect(held).rejects.toThrow(/QR renderer thread exited/);
+    expect(decodeQrPng(fromDataUrl(await renderer.dataUrl('2@after,abc')))).toBe('2@after,abc');
+  });
+});
