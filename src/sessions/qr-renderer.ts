@@ -37,7 +37,7 @@ function isReply(value: unknown): value is { id: number; image?: unknown; error?
 
 /**
  * Renders QR codes on a worker thread. One render costs 4–6 ms of CPU (2.5 ms of it the PNG
- * encoding): on the event loop that stalls every request for as long, for every QR of every session
+ * encoding): on the event loop that stalls every request that long, for every QR of every session
  * waiting for its scan (docs/benchmarks.md §12). One thread for the process, started on first use
  * and never keeping the process alive; when it dies, the renders it held fail and the next render
  * starts another.
