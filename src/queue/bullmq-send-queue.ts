@@ -38,6 +38,21 @@ async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boo
   }
 }
 
+/** Whether Redis answers a PING on `redis` within `ms` (false on an error too). */
+async function answersWithin(redis: Redis, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(resolve, ms, false)));
+  try {
+    // The PING's own failure is handled here: a late rejection after the timeout must not go unhandled.
+    return await Promise.race([redis.ping().then(() => true, () => false), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** How long close() waits for a PING before it takes Redis for away. */
+const CLOSE_PROBE_MS = 500;
+
 /** Session ids are validated upstream; checked again because they become Redis key parts. */
 const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -227,7 +242,9 @@ export class BullmqSendQueue implements SendQueue {
       // ACTIVE is recovered at the next start anyway — so end the reconnects at once and close the
       // Workers without waiting for their active job's move (a shutdown during an outage took 20 s
       // per queue before).
-      const away = this.workerConnection.status !== 'ready';
+      // The connection's status alone can still say `ready` for a moment after Redis went (its close
+      // not processed yet): a PING that does not come back settles it.
+      const away = this.workerConnection.status !== 'ready' || !(await answersWithin(this.producer, CLOSE_PROBE_MS));
       if (away) this.reconnect.enabled = false;
       const closed = Promise.allSettled(lanes.map((lane) => lane.close(away)));
       if (!(await settlesWithin(closed, this.closeTimeoutMs))) {
