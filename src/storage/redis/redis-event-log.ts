@@ -4,6 +4,7 @@ import { parseStoredEnvelope, toEnvelope, type EventEnvelope } from '../../event
 import type { EventLog, EventRangePage, EventRangeQuery } from '../event-log.js';
 import { DEFAULT_MAX_EVENTS_PER_SESSION, compareSessionIds, sameSession, decodeRangeCursor, encodeRangeCursor, eventPageLimit, newEventId, rangeBounds } from '../event-log.js';
 import { LuaScript } from './lua-script.js';
+import { ScriptBatch } from './script-batch.js';
 
 /**
  * Appends the events of one or more sessions in one step: per block (one session's events), INCRBY
@@ -115,8 +116,6 @@ interface PendingBlock {
   /** Head and tail of each envelope's JSON around its seq, in turn. */
   halves: string[];
   occurredAt: number[];
-  resolve: (envelopes: EventEnvelope[]) => void;
-  reject: (error: unknown) => void;
 }
 
 /**
@@ -135,8 +134,8 @@ interface PendingBlock {
 export class RedisEventLog implements EventLog {
   private readonly maxPerSession: number;
   private readonly retentionMs: number;
-  /** appendMany calls of this tick, sent together by {@link flush}. */
-  private readonly pending: PendingBlock[] = [];
+  /** appendMany calls of this tick, sent together in one APPEND script. */
+  private readonly appends: ScriptBatch<PendingBlock, EventEnvelope[]>;
 
   constructor(
     private readonly redis: Redis,
@@ -145,6 +144,25 @@ export class RedisEventLog implements EventLog {
   ) {
     this.retentionMs = Math.max(1, Math.trunc(options.retentionMs));
     this.maxPerSession = Math.max(1, options.maxPerSession ?? DEFAULT_MAX_EVENTS_PER_SESSION);
+    this.appends = new ScriptBatch({
+      maxPerScript: MAX_BLOCKS_PER_SCRIPT,
+      schedule: (flush) => process.nextTick(flush),
+      send: (blocks) => {
+        const keys = [this.indexKey()];
+        const args: (string | number)[] = [this.maxPerSession, this.retentionMs, Date.now(), blocks.length];
+        for (const block of blocks) {
+          keys.push(this.seqKey(block.sessionId), this.streamKey(block.sessionId));
+          args.push(block.sessionId, block.envelopes.length);
+          block.occurredAt.forEach((at, i) => args.push(block.halves[i * 2] ?? '', block.halves[i * 2 + 1] ?? '', at));
+        }
+        return APPEND.run(this.redis, keys, args);
+      },
+      settle: (block, first) => {
+        if (typeof first !== 'number') throw new Error(`appending to the event log of session '${block.sessionId}' failed: ${String(first)}`);
+        block.envelopes.forEach((envelope, i) => (envelope.seq = first + i));
+        return block.envelopes;
+      },
+    });
   }
 
   private seqKey(sessionId: string): string {
@@ -170,7 +188,7 @@ export class RedisEventLog implements EventLog {
   async appendMany(events: readonly GatewayEvent[]): Promise<EventEnvelope[]> {
     const sessionId = sameSession(events);
     if (sessionId === null) return [];
-    const block: PendingBlock = { sessionId, envelopes: [], halves: [], occurredAt: [], resolve: () => undefined, reject: () => undefined };
+    const block: PendingBlock = { sessionId, envelopes: [], halves: [], occurredAt: [] };
     for (const event of events) {
       const envelope = toEnvelope(event, newEventId(), 0);
       const json = JSON.stringify(envelope);
@@ -180,42 +198,7 @@ export class RedisEventLog implements EventLog {
       block.halves.push(json.slice(0, at + SEQ_MARKER.length - 1), json.slice(at + SEQ_MARKER.length));
       block.occurredAt.push(event.occurredAt.getTime());
     }
-    const appended = new Promise<EventEnvelope[]>((resolve, reject) => {
-      block.resolve = resolve;
-      block.reject = reject;
-    });
-    this.pending.push(block);
-    if (this.pending.length >= MAX_BLOCKS_PER_SCRIPT) void this.flush();
-    else if (this.pending.length === 1) process.nextTick(() => void this.flush());
-    return appended;
-  }
-
-  private async flush(): Promise<void> {
-    const blocks = this.pending.splice(0);
-    if (blocks.length === 0) return;
-    const keys = [this.indexKey()];
-    const args: (string | number)[] = [this.maxPerSession, this.retentionMs, Date.now(), blocks.length];
-    for (const block of blocks) {
-      keys.push(this.seqKey(block.sessionId), this.streamKey(block.sessionId));
-      args.push(block.sessionId, block.envelopes.length);
-      block.occurredAt.forEach((at, i) => args.push(block.halves[i * 2] ?? '', block.halves[i * 2 + 1] ?? '', at));
-    }
-    let reply: unknown;
-    try {
-      reply = await APPEND.run(this.redis, keys, args);
-    } catch (error) {
-      for (const block of blocks) block.reject(error);
-      return;
-    }
-    blocks.forEach((block, b) => {
-      const first: unknown = Array.isArray(reply) ? reply[b] : undefined;
-      if (typeof first !== 'number') {
-        block.reject(new Error(`appending to the event log of session '${block.sessionId}' failed: ${String(first)}`));
-        return;
-      }
-      block.envelopes.forEach((envelope, i) => (envelope.seq = first + i));
-      block.resolve(block.envelopes);
-    });
+    return this.appends.add(block);
   }
 
   async read(sessionId: string, afterSeq: number, limit: number): Promise<EventEnvelope[]> {

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { LuaScript } from './lua-script.js';
+import { ScriptBatch } from './script-batch.js';
 
 /**
  * Inserts records: per record SET NX PX of its JSON, ZADD to its three history indexes, SET of its
@@ -61,11 +62,6 @@ export interface PendingInsert {
   unlessKnown: boolean;
 }
 
-interface Waiting extends PendingInsert {
-  resolve: (inserted: boolean) => void;
-  reject: (error: unknown) => void;
-}
-
 /**
  * Group commit of message inserts: the inserts asked for in one turn of the event loop (the
  * accepts of the HTTP requests read in it) leave together in one script at the end of the turn —
@@ -73,42 +69,30 @@ interface Waiting extends PendingInsert {
  * for the rest of its turn.
  */
 export class RedisMessageInserts {
-  private readonly pending: Waiting[] = [];
+  private readonly batch: ScriptBatch<PendingInsert, boolean>;
 
-  constructor(
-    private readonly redis: Redis,
-    private readonly ttlMs: number,
-  ) {}
-
-  /** True when inserted, false when the id (or, `unlessKnown`, the WhatsApp id mapping) exists. */
-  insert(entry: PendingInsert): Promise<boolean> {
-    return new Promise<boolean>((resolve, reject) => {
-      this.pending.push({ ...entry, resolve, reject });
-      if (this.pending.length >= MAX_PER_SCRIPT) void this.flush();
-      else if (this.pending.length === 1) setImmediate(() => void this.flush());
+  constructor(redis: Redis, ttlMs: number) {
+    this.batch = new ScriptBatch({
+      maxPerScript: MAX_PER_SCRIPT,
+      schedule: (flush) => setImmediate(flush),
+      send: (entries) => {
+        const keys: string[] = [];
+        const args: (string | number)[] = [ttlMs, Date.now() - ttlMs, entries.length];
+        for (const entry of entries) {
+          keys.push(...entry.keys);
+          args.push(entry.keys.length, entry.json, entry.score, entry.id, entry.payloadKey, entry.payload, entry.unlessKnown ? '1' : '');
+        }
+        return INSERT_MANY.run(redis, keys, args);
+      },
+      settle: (entry, result) => {
+        if (result === 1 || result === 0) return result === 1;
+        throw new Error(`inserting message '${entry.id}' failed: ${String(result)}`);
+      },
     });
   }
 
-  private async flush(): Promise<void> {
-    const batch = this.pending.splice(0);
-    if (batch.length === 0) return;
-    const keys: string[] = [];
-    const args: (string | number)[] = [this.ttlMs, Date.now() - this.ttlMs, batch.length];
-    for (const entry of batch) {
-      keys.push(...entry.keys);
-      args.push(entry.keys.length, entry.json, entry.score, entry.id, entry.payloadKey, entry.payload, entry.unlessKnown ? '1' : '');
-    }
-    let reply: unknown;
-    try {
-      reply = await INSERT_MANY.run(this.redis, keys, args);
-    } catch (error) {
-      for (const entry of batch) entry.reject(error);
-      return;
-    }
-    batch.forEach((entry, i) => {
-      const result: unknown = Array.isArray(reply) ? reply[i] : undefined;
-      if (result === 1 || result === 0) entry.resolve(result === 1);
-      else entry.reject(new Error(`inserting message '${entry.id}' failed: ${String(result)}`));
-    });
+  /** True when inserted, false when the id (or, `unlessKnown`, the WhatsApp id mapping) exists. */
+  insert(entry: PendingInsert): Promise<boolean> {
+    return this.batch.add(entry);
   }
 }
