@@ -23,3 +23,14 @@ export class LuaScript {
     }
   }
 }
+
+/**
+ * Lua: `entry(pcall(f, ...))` is f's result, or the error's text when f failed — so that a script
+ * doing several independent steps under pcall answers each one alone (one refusing key fails only its step).
+ */
+export const LUA_PCALL_ENTRY = `
+local function entry(ok, result)
+  if ok then return result end
+  if type(result) == 'table' and result.err then return result.err end
+  return tostring(result)
+end`;

@@ -3,7 +3,7 @@ import type { GatewayEvent } from '../../events/event-bus.js';
 import { parseStoredEnvelope, toEnvelope, type EventEnvelope } from '../../events/event-envelope.js';
 import type { EventLog, EventRangePage, EventRangeQuery } from '../event-log.js';
 import { DEFAULT_MAX_EVENTS_PER_SESSION, compareSessionIds, sameSession, decodeRangeCursor, encodeRangeCursor, eventPageLimit, newEventId, rangeBounds } from '../event-log.js';
-import { LuaScript } from './lua-script.js';
+import { LUA_PCALL_ENTRY, LuaScript } from './lua-script.js';
 import { ScriptBatch } from './script-batch.js';
 
 /**
@@ -18,7 +18,7 @@ import { ScriptBatch } from './script-batch.js';
  * hand) starts again after the stream's last id rather than failing every XADD. The sessions index
  * (score: append time) lets replays of every session skip idle ones.
  */
-const APPEND = new LuaScript(`
+const APPEND = new LuaScript(`${LUA_PCALL_ENTRY}
 local maxlen, ttl, now = ARGV[1], ARGV[2], ARGV[3]
 local blocks = tonumber(ARGV[4])
 local out = {}
@@ -49,14 +49,7 @@ local function appendBlock(seqKey, streamKey, sessionId, n, base)
 end
 for b = 1, blocks do
   local n = tonumber(ARGV[a + 1])
-  local ok, result = pcall(appendBlock, KEYS[b * 2], KEYS[b * 2 + 1], ARGV[a], n, a + 2)
-  if ok then
-    out[b] = result
-  elseif type(result) == 'table' and result.err then
-    out[b] = result.err
-  else
-    out[b] = tostring(result)
-  end
+  out[b] = entry(pcall(appendBlock, KEYS[b * 2], KEYS[b * 2 + 1], ARGV[a], n, a + 2))
   a = a + 2 + n * 3
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (tonumber(now) - tonumber(ttl)))

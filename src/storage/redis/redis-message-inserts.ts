@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { LuaScript } from './lua-script.js';
+import { LUA_PCALL_ENTRY, LuaScript } from './lua-script.js';
 import { ScriptBatch } from './script-batch.js';
 
 /**
@@ -12,7 +12,7 @@ import { ScriptBatch } from './script-batch.js';
  * refuse (a key of the wrong type) fails alone: the reply holds, per record, 1 (inserted), 0 (id
  * or mapping known) or the error text.
  */
-const INSERT_MANY = new LuaScript(`
+const INSERT_MANY = new LuaScript(`${LUA_PCALL_ENTRY}
 local ttl, cutoff = ARGV[1], '(' .. ARGV[2]
 local out, touched = {}, {}
 local k, a = 1, 4
@@ -31,14 +31,7 @@ local function insert(nkeys, json, score, id, payloadKey, payload, unlessKnown)
 end
 for r = 1, tonumber(ARGV[3]) do
   local nkeys = tonumber(ARGV[a])
-  local ok, result = pcall(insert, nkeys, ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6])
-  if ok then
-    out[r] = result
-  elseif type(result) == 'table' and result.err then
-    out[r] = result.err
-  else
-    out[r] = tostring(result)
-  end
+  out[r] = entry(pcall(insert, nkeys, ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6]))
   k = k + nkeys
   a = a + 7
 end
