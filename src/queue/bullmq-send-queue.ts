@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { CoalescingRedis } from '../storage/redis/coalescing-redis.js';
 import { closeRedis, openRedis } from '../storage/redis/redis-connection.js';
 import { BullmqLane, laneQueueName, type LaneSettings } from './bullmq-lane.js';
 import { DEFAULT_ERROR_RETRY_MS, type SendQueueErrorHandler } from './lane-job.js';
@@ -61,7 +62,7 @@ interface Reconnect {
 
 /** Workers block on their connection (BZPOPMIN) and must queue commands while Redis is away. */
 async function openWorkerRedis(options: BullmqSendQueueOptions, reconnect: Reconnect): Promise<Redis> {
-  const redis = new Redis(options.redisUrl, {
+  const redis = new CoalescingRedis(options.redisUrl, {
     ...(options.redisPassword ? { password: options.redisPassword } : {}),
     connectionName: `${options.prefix}:${options.name ?? 'send'}-worker`,
     lazyConnect: true,

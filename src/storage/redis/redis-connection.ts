@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { CoalescingRedis } from './coalescing-redis.js';
 
 export interface RedisConnectionOptions {
   url: string;
@@ -19,7 +20,7 @@ export interface RedisConnectionOptions {
  * (docs/benchmarks.md §12).
  */
 export async function openRedis(options: RedisConnectionOptions): Promise<Redis> {
-  const redis = new Redis(options.url, {
+  const redis = new CoalescingRedis(options.url, {
     ...(options.password ? { password: options.password } : {}),
     connectionName: options.name,
     lazyConnect: true,
