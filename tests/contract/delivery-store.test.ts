@@ -69,6 +69,24 @@ describe('redis delivery store keys', () => {
       await store.close();
     }
   });
+
+  it('writes the cursors of one turn in one script, each forward only; a cursor whose key refuses fails alone', async () => {
+    const { store, prefix } = openRedisStore(120_000);
+    const evalshaCalls = async (): Promise<number> => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0);
+    try {
+      await store.setCursor('ahead', 50);
+      await admin.sadd(`${prefix}:whcursor:bad`, 'not a string');
+      const before = await evalshaCalls();
+      const results = await Promise.allSettled([store.setCursor('a', 7), store.setCursor('ahead', 20), store.setCursor('bad', 3), store.setCursor('b', 9)]);
+      expect((await evalshaCalls()) - before).toBe(1);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+      expect(String(results[2].status === 'rejected' ? results[2].reason : '')).toMatch(/WRONGTYPE/);
+      expect([await store.getCursor('a'), await store.getCursor('ahead'), await store.getCursor('b')]).toEqual([7, 50, 9]);
+      expect(await admin.pttl(`${prefix}:whcursor:ahead`)).toBeGreaterThan(110_000);
+    } finally {
+      await store.close();
+    }
+  });
 });
 
 describe('redis delivery store: fresh deliveries', () => {

@@ -113,6 +113,48 @@ describe('redis message store keys', () => {
     expect(await redis.pttl(`${prefix}:msgs:turn:all`)).toBeGreaterThan(50_000);
   });
 
+  it('writes the updates and payload deletes of one turn in one script; a record whose key refuses fails alone', async () => {
+    const evalshaCalls = async (): Promise<number> => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+    const createdAt = iso(Date.now());
+    const a = messageRecord({ sessionId: 'upd', createdAt });
+    const b = messageRecord({ sessionId: 'upd', createdAt });
+    const moved = messageRecord({ sessionId: 'upd', createdAt });
+    const broken = messageRecord({ sessionId: 'upd', createdAt });
+    for (const r of [a, b, moved, broken]) await store.insert(r, `{"body":"${r.id}"}`);
+    await redis.del(`${prefix}:msg:${broken.id}`);
+    await redis.sadd(`${prefix}:msg:${broken.id}`, 'not a string');
+    const before = await evalshaCalls();
+    const results = await Promise.allSettled([
+      store.updateStatus(a.id, { status: 'sent', at: iso(Date.now()), waMessageId: 'true_upd_a' }, a),
+      store.modify(moved.id, (r) => ({ record: { ...r, chatId: '5511900000000@c.us' }, result: 'moved' }), moved),
+      store.dropPayload(a.id),
+      store.updateStatus(broken.id, { status: 'sent', at: iso(Date.now()) }, broken),
+      store.updateStatus(b.id, { status: 'failed', at: iso(Date.now()), error: { code: 'ENGINE_ERROR', message: 'x' } }, b),
+    ]);
+    // One EVALSHA for the five writes (the callers held their records: no reads).
+    expect((await evalshaCalls()) - before).toBe(1);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect(String(results[3].status === 'rejected' ? results[3].reason : '')).toMatch(/WRONGTYPE/);
+    expect((await store.get(a.id))?.status).toBe('sent');
+    expect((await store.findByWaMessageId('upd', 'true_upd_a'))?.id).toBe(a.id);
+    expect(await store.getPayload(a.id)).toBeNull();
+    expect(await store.getPayload(b.id)).toBe(`{"body":"${b.id}"}`);
+    expect((await store.get(b.id))?.status).toBe('failed');
+    expect((await store.list('upd', { chatId: '5511900000000@c.us' })).data.map((r) => r.id)).toEqual([moved.id]);
+  });
+
+  it('retries an update whose held record is stale, from what Redis holds', async () => {
+    const record = messageRecord({ sessionId: 'stale', createdAt: iso(Date.now()) });
+    await store.insert(record);
+    await store.updateStatus(record.id, { status: 'sent', at: iso(Date.now()), waMessageId: 'true_stale' });
+    // `record` (queued) is stale now: the compare-and-set fails, the store reads and applies again.
+    const outcome = await store.updateStatus(record.id, { status: 'delivered', at: iso(Date.now()) }, record);
+    expect(outcome.changed).toBe(true);
+    expect(outcome.record?.status).toBe('delivered');
+    expect(outcome.record?.waMessageId).toBe('true_stale');
+    expect((await store.get(record.id))?.status).toBe('delivered');
+  });
+
   it('splits a turn of more than 256 inserts into several scripts, every one stored', async () => {
     const createdAt = Date.now();
     const records = Array.from({ length: 600 }, (_, i) => messageRecord({ sessionId: `bulk-${i % 3}`, createdAt: iso(createdAt + i) }));

@@ -3,7 +3,8 @@ import type { Redis } from 'ioredis';
 import type { DeliveryRecord, DeliveryStatus } from '../../webhooks/delivery.js';
 import type { DeliveryPage, DeliveryQuery, DeliveryStore } from '../delivery-store.js';
 import { DELIVERY_RETENTION_MS, decodeDeliveryCursor, deliveryPageLimit, encodeDeliveryCursor } from '../delivery-store.js';
-import { LuaScript } from './lua-script.js';
+import { LUA_PCALL_ENTRY, LuaScript } from './lua-script.js';
+import { ScriptBatch } from './script-batch.js';
 import { dropOldest } from '../../bounded-map.js';
 
 /** Inserts a record and its body (unless the id exists) and indexes it; trims index members past the retention. */
@@ -42,15 +43,26 @@ return 1`);
 /** Fresh deliveries kept in memory for their first read (see {@link RedisDeliveryStore}): ~1 KB each. */
 export const FRESH_DELIVERIES_KEPT = 2_000;
 
-/** Moves a cursor forward only. */
-const SET_CURSOR = new LuaScript(`
-local current = tonumber(redis.call('GET', KEYS[1]))
-if current == nil or current < tonumber(ARGV[1]) then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-else
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+/**
+ * Moves cursors forward only: KEYS the cursors, ARGV[1] their TTL, ARGV[1 + i] the seq for KEYS[i].
+ * Each under pcall (a key of the wrong type fails alone); the reply holds 1 or the error per cursor.
+ */
+const SET_CURSORS = new LuaScript(`${LUA_PCALL_ENTRY}
+local function advance(key, seq, ttl)
+  local current = tonumber(redis.call('GET', key))
+  if current == nil or current < tonumber(seq) then
+    redis.call('SET', key, seq, 'PX', ttl)
+  else
+    redis.call('PEXPIRE', key, ttl)
+  end
+  return 1
 end
-return 1`);
+local out = {}
+for i, key in ipairs(KEYS) do out[i] = entry(pcall(advance, key, ARGV[i + 1], ARGV[1])) end
+return out`);
+
+/** Cursor writes sent in one SET_CURSORS script at most. */
+const CURSORS_PER_SCRIPT = 256;
 
 /**
  * One page of an index, newest first, in one atomic step (a listing never sees a member twice
@@ -92,7 +104,8 @@ return out`);
  * the list route read one index; a status change moves the member between the status indexes in
  * the same script as the compare-and-set. Members whose record expired are removed when a listing
  * meets them, members older than the retention are trimmed on insert. Fan-out cursors live at
- * `<prefix>:whcursor:<sessionId>`. The connection belongs to the caller.
+ * `<prefix>:whcursor:<sessionId>`; the cursor writes of one turn go in one script. The connection
+ * belongs to the caller.
  *
  * Deliveries this instance inserted and has not read or changed since are kept in memory — the
  * record object given to `insert` (records are replaced, never changed in place), up to
@@ -104,12 +117,23 @@ return out`);
  */
 export class RedisDeliveryStore implements DeliveryStore {
   private readonly fresh = new Map<string, { record: DeliveryRecord; body: string }>();
+  /** The cursor writes of one turn (every session's fan-out writes its own) leave in one script. */
+  private readonly cursorWrites: ScriptBatch<{ key: string; seq: number }, void>;
 
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly retentionMs: number = DELIVERY_RETENTION_MS,
-  ) {}
+  ) {
+    this.cursorWrites = new ScriptBatch({
+      maxPerScript: CURSORS_PER_SCRIPT,
+      schedule: (flush) => setImmediate(flush),
+      send: (writes) => SET_CURSORS.run(redis, writes.map((w) => w.key), [retentionMs, ...writes.map((w) => w.seq)]),
+      settle: (write, result) => {
+        if (result !== 1) throw new Error(`writing the fan-out cursor '${write.key}' failed: ${String(result)}`);
+      },
+    });
+  }
 
   private recordKey(id: string): string {
     return `${this.prefix}:whd:${id}`;
@@ -212,7 +236,7 @@ export class RedisDeliveryStore implements DeliveryStore {
   }
 
   async setCursor(sessionId: string, seq: number): Promise<void> {
-    await SET_CURSOR.run(this.redis, [this.cursorKey(sessionId)], [String(seq), String(this.retentionMs)]);
+    await this.cursorWrites.add({ key: this.cursorKey(sessionId), seq });
   }
 
   async deleteCursor(sessionId: string): Promise<void> {

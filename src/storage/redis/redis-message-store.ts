@@ -2,29 +2,11 @@ import { hash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { LuaScript } from './lua-script.js';
 import { RedisMessageInserts } from './redis-message-inserts.js';
+import { RedisMessageUpdates } from './redis-message-updates.js';
 import type { MessageRecord, StatusUpdate } from '../../messages/message.js';
 import { applyStatusUpdate } from '../../messages/message.js';
 import type { CursorPosition, MessagePage, MessageQuery, MessageStats, MessageStore, TimeRange } from '../message-store.js';
 import { StatsAccumulator, decodeCursor, encodeCursor, pageLimit, timeMs } from '../message-store.js';
-
-/**
- * Compare-and-set of a record's JSON (compared by SHA1, so the expected value costs 40 bytes on
- * the wire, not the whole record), refreshing the TTL of the record, its indexes and its
- * waMessageId mapping. When the chat changed (ARGV[6] = '1') the indexes are re-added, which
- * indexes the new chatId; the member left in the old chat's index is skipped by scans (they check
- * the record's chatId).
- */
-const CAS = new LuaScript(`
-local current = redis.call('GET', KEYS[1])
-if not current then return -1 end
-if redis.sha1hex(current) ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-for i = 2, 4 do
-  if ARGV[6] == '1' then redis.call('ZADD', KEYS[i], ARGV[5], ARGV[4]) end
-  redis.call('PEXPIRE', KEYS[i], ARGV[3])
-end
-if KEYS[5] then redis.call('SET', KEYS[5], ARGV[4], 'PX', ARGV[3]) end
-return 1`);
 
 /**
  * One step of a newest-first scan of an index: skips what comes before the cursor or at/after
@@ -87,13 +69,17 @@ const SCAN_BUDGET = 1_000;
  * writes; members whose record expired are removed when a scan meets them, and members older than
  * the retention are trimmed on insert. `<prefix>:msgwa:<sessionId>:<waMessageId>` maps WhatsApp's
  * id to ours, with the same TTL. Inserts asked for in one turn of the event loop are sent together
- * in one script at its end (`redis-message-inserts.ts`). Updates are read → apply the shared rules → compare-and-set
- * (Lua), retried on a concurrent change: two round trips. History and stats run SCAN steps of at
- * most 1,000 examined members each (one round trip per step). The scan script reads record keys
- * it derives from index members (single-node Redis, not Cluster). The connection belongs to the caller.
+ * in one script at its end (`redis-message-inserts.ts`). Updates are read → apply the shared rules →
+ * compare-and-set of the JSON by its SHA1 (refreshing the TTL of the record, its indexes and its
+ * mapping), retried on a concurrent change: two round trips, one when the caller holds the record.
+ * The compare-and-sets and payload deletes of one turn leave together too (`redis-message-updates.ts`).
+ * History and stats run SCAN steps of at most 1,000 examined members each (one round trip per
+ * step). The scan script reads record keys it derives from index members (single-node Redis, not
+ * Cluster). The connection belongs to the caller.
  */
 export class RedisMessageStore implements MessageStore {
   private readonly inserts: RedisMessageInserts;
+  private readonly updates: RedisMessageUpdates;
 
   constructor(
     private readonly redis: Redis,
@@ -101,6 +87,7 @@ export class RedisMessageStore implements MessageStore {
     private readonly ttlMs: number,
   ) {
     this.inserts = new RedisMessageInserts(redis, ttlMs);
+    this.updates = new RedisMessageUpdates(redis, ttlMs);
   }
 
   private recordKey(id: string): string {
@@ -213,7 +200,7 @@ export class RedisMessageStore implements MessageStore {
   }
 
   async dropPayload(id: string): Promise<void> {
-    await this.redis.del(this.payloadKey(id));
+    await this.updates.delete(this.payloadKey(id));
   }
 
   async modify<T>(id: string, change: (record: MessageRecord) => { record?: MessageRecord | undefined; result: T }, current?: MessageRecord): Promise<T | null> {
@@ -230,20 +217,27 @@ export class RedisMessageStore implements MessageStore {
 
   /** Read → change → compare-and-set, retried when another writer got there first. */
   private async mutate<T>(id: string, change: (record: MessageRecord) => { record: MessageRecord; write: boolean; result: T }, missing: T, current?: MessageRecord): Promise<T> {
-    // Records are stored as JSON.stringify of plain data, so a held record re-serialises to the stored bytes.
-    let known = current === undefined ? null : JSON.stringify(current);
+    // A held record is used as read, first (changes return new records, never change theirs in
+    // place); records are stored as JSON.stringify of plain data, so it re-serialises to the stored bytes.
+    let held = current ?? null;
     for (let attempt = 0; attempt < 50; attempt++) {
-      const raw = known ?? (await this.redis.get(this.recordKey(id)));
-      known = null;
-      if (raw === null) return missing;
-      const before = JSON.parse(raw) as MessageRecord;
+      const raw = held === null ? await this.redis.get(this.recordKey(id)) : null;
+      const before = held ?? (raw === null ? null : (JSON.parse(raw) as MessageRecord));
+      held = null;
+      if (before === null) return missing;
       const chatBefore = before.chatId;
       const outcome = change(before);
       if (!outcome.write) return outcome.result;
       const keys = this.keysOf(outcome.record);
-      const expected = hash('sha1', raw, 'hex');
-      const chatChanged = outcome.record.chatId === chatBefore ? '0' : '1';
-      const written = await CAS.run(this.redis, keys, [expected, JSON.stringify(outcome.record), String(this.ttlMs), id, String(Date.parse(outcome.record.createdAt)), chatChanged]);
+      const expected = hash('sha1', raw ?? JSON.stringify(before), 'hex');
+      const written = await this.updates.compareAndSet({
+        keys,
+        expected,
+        json: JSON.stringify(outcome.record),
+        id,
+        score: Date.parse(outcome.record.createdAt),
+        chatChanged: outcome.record.chatId !== chatBefore,
+      });
       if (written === 1) return outcome.result;
       if (written === -1) return missing;
     }
