@@ -113,13 +113,14 @@ describe('redis message store keys', () => {
     expect(await redis.pttl(`${prefix}:msgs:turn:all`)).toBeGreaterThan(50_000);
   });
 
-  it('writes the updates and payload deletes of one turn in one script; a record whose key refuses fails alone', async () => {
+  it('writes the inserts, updates and payload deletes of one turn in one script; a record whose key refuses fails alone', async () => {
     const evalshaCalls = async (): Promise<number> => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
     const createdAt = iso(Date.now());
     const a = messageRecord({ sessionId: 'upd', createdAt });
     const b = messageRecord({ sessionId: 'upd', createdAt });
     const moved = messageRecord({ sessionId: 'upd', createdAt });
     const broken = messageRecord({ sessionId: 'upd', createdAt });
+    const fresh = messageRecord({ sessionId: 'upd', createdAt: iso(Date.parse(createdAt) + 1) });
     for (const r of [a, b, moved, broken]) await store.insert(r, `{"body":"${r.id}"}`);
     await redis.del(`${prefix}:msg:${broken.id}`);
     await redis.sadd(`${prefix}:msg:${broken.id}`, 'not a string');
@@ -130,10 +131,13 @@ describe('redis message store keys', () => {
       store.dropPayload(a.id),
       store.updateStatus(broken.id, { status: 'sent', at: iso(Date.now()) }, broken),
       store.updateStatus(b.id, { status: 'failed', at: iso(Date.now()), error: { code: 'ENGINE_ERROR', message: 'x' } }, b),
+      store.insert(fresh),
     ]);
-    // One EVALSHA for the five writes (the callers held their records: no reads).
+    // One EVALSHA for the six writes (the callers held their records: no reads).
     expect((await evalshaCalls()) - before).toBe(1);
-    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(results[5].status === 'fulfilled' ? results[5].value : null).toBe(true);
+    expect((await store.list('upd', { limit: 1 })).data.map((r) => r.id)).toEqual([fresh.id]);
     expect(String(results[3].status === 'rejected' ? results[3].reason : '')).toMatch(/WRONGTYPE/);
     expect((await store.get(a.id))?.status).toBe('sent');
     expect((await store.findByWaMessageId('upd', 'true_upd_a'))?.id).toBe(a.id);

@@ -1,8 +1,7 @@
 import { hash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { LuaScript } from './lua-script.js';
-import { RedisMessageInserts } from './redis-message-inserts.js';
-import { RedisMessageUpdates } from './redis-message-updates.js';
+import { RedisMessageWrites } from './redis-message-writes.js';
 import type { MessageRecord, StatusUpdate } from '../../messages/message.js';
 import { applyStatusUpdate } from '../../messages/message.js';
 import type { CursorPosition, MessagePage, MessageQuery, MessageStats, MessageStore, TimeRange } from '../message-store.js';
@@ -68,26 +67,24 @@ const SCAN_BUDGET = 1_000;
  * (ms) index the history — all records, by chat, by direction — with the same TTL refreshed on
  * writes; members whose record expired are removed when a scan meets them, and members older than
  * the retention are trimmed on insert. `<prefix>:msgwa:<sessionId>:<waMessageId>` maps WhatsApp's
- * id to ours, with the same TTL. Inserts asked for in one turn of the event loop are sent together
- * in one script at its end (`redis-message-inserts.ts`). Updates are read → apply the shared rules →
- * compare-and-set of the JSON by its SHA1 (refreshing the TTL of the record, its indexes and its
- * mapping), retried on a concurrent change: two round trips, one when the caller holds the record.
- * The compare-and-sets and payload deletes of one turn leave together too (`redis-message-updates.ts`).
+ * id to ours, with the same TTL. Updates are read → apply the shared rules → compare-and-set of
+ * the JSON by its SHA1 (refreshing the TTL of the record, its indexes and its mapping), retried on
+ * a concurrent change: two round trips, one when the caller holds the record. The inserts,
+ * compare-and-sets and payload deletes asked for in one turn of the event loop leave together in
+ * one script at its end (`redis-message-writes.ts`).
  * History and stats run SCAN steps of at most 1,000 examined members each (one round trip per
  * step). The scan script reads record keys it derives from index members (single-node Redis, not
  * Cluster). The connection belongs to the caller.
  */
 export class RedisMessageStore implements MessageStore {
-  private readonly inserts: RedisMessageInserts;
-  private readonly updates: RedisMessageUpdates;
+  private readonly writes: RedisMessageWrites;
 
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly ttlMs: number,
   ) {
-    this.inserts = new RedisMessageInserts(redis, ttlMs);
-    this.updates = new RedisMessageUpdates(redis, ttlMs);
+    this.writes = new RedisMessageWrites(redis, ttlMs);
   }
 
   private recordKey(id: string): string {
@@ -179,7 +176,7 @@ export class RedisMessageStore implements MessageStore {
   }
 
   private runInsert(record: MessageRecord, payload: string | undefined, unlessKnown: boolean): Promise<boolean> {
-    return this.inserts.insert({
+    return this.writes.insert({
       keys: this.keysOf(record),
       json: JSON.stringify(record),
       score: Date.parse(record.createdAt),
@@ -200,7 +197,7 @@ export class RedisMessageStore implements MessageStore {
   }
 
   async dropPayload(id: string): Promise<void> {
-    await this.updates.delete(this.payloadKey(id));
+    await this.writes.delete(this.payloadKey(id));
   }
 
   async modify<T>(id: string, change: (record: MessageRecord) => { record?: MessageRecord | undefined; result: T }, current?: MessageRecord): Promise<T | null> {
@@ -230,7 +227,7 @@ export class RedisMessageStore implements MessageStore {
       if (!outcome.write) return outcome.result;
       const keys = this.keysOf(outcome.record);
       const expected = hash('sha1', raw ?? JSON.stringify(before), 'hex');
-      const written = await this.updates.compareAndSet({
+      const written = await this.writes.compareAndSet({
         keys,
         expected,
         json: JSON.stringify(outcome.record),
