@@ -16,7 +16,8 @@ export interface RecentError {
 }
 
 interface Activity {
-  lastEventAt: string | null;
+  /** Formatted when asked for (every event of a busy session lands here; few are read). */
+  lastEventAt: Date | null;
   errors: RecentError[];
   lastSessionErrorAt: string | null;
 }
@@ -42,10 +43,10 @@ export class SessionActivity {
         return;
       }
       const entry = this.entry(event.sessionId);
-      entry.lastEventAt = event.occurredAt.toISOString();
+      entry.lastEventAt = event.occurredAt;
       if (event.event === 'message.status' && event.data.status === 'failed') {
         const { code, message } = errorFields(event.data.error);
-        this.push(entry, { source: 'send', code, message, at: entry.lastEventAt, ref: String(event.data.id) });
+        this.push(entry, { source: 'send', code, message, at: event.occurredAt.toISOString(), ref: String(event.data.id) });
       } else if (event.event === 'session.status') {
         const { lastError } = sessions.get(event.sessionId);
         if (lastError && lastError.at !== entry.lastSessionErrorAt) {
@@ -63,7 +64,7 @@ export class SessionActivity {
   }
 
   lastEventAt(sessionId: string): string | null {
-    return this.activity.get(sessionId)?.lastEventAt ?? null;
+    return this.activity.get(sessionId)?.lastEventAt?.toISOString() ?? null;
   }
 
   recentErrors(sessionId: string): RecentError[] {

@@ -25,6 +25,34 @@ export interface SessionLifecycleDeps {
 const MAX_RECONNECT_DELAY_MS = 5 * 60_000;
 
 /**
+ * Which engine events change the session (applied under its lock, in order) and which are message
+ * traffic that only goes to the bus (the message pipeline and webhooks take them from there).
+ * A send brings four of the latter (its `message_create` and three acks): taking the lock for
+ * each would be four promise chains and a Map entry added and deleted per event, for nothing.
+ */
+const CHANGES_SESSION: Readonly<Record<EngineEvent['type'], boolean>> = {
+  qr: true,
+  pairing_code: true,
+  loading_screen: true,
+  authenticated: true,
+  auth_failure: true,
+  ready: true,
+  change_state: true,
+  change_battery: true,
+  disconnected: true,
+  engine_failure: true,
+  message: true,
+  message_create: false,
+  message_ack: false,
+  message_edit: false,
+  message_revoke_everyone: false,
+  message_reaction: false,
+  vote_update: false,
+  call: false,
+  group_update: false,
+};
+
+/**
  * The session state machine: applies engine events to a session record under its lock, and owns
  * the QR, ready-watchdog, reconnect and idle timers. Every status change is persisted and
  * published as `session.status`.
@@ -38,6 +66,7 @@ export class SessionLifecycle {
     runtime.lastEventAt = Date.now();
     runtime.refreshTimer('idle');
     this.deps.bus.publishEngineEvent(record.id, event);
+    if (!CHANGES_SESSION[event.type]) return;
     this.deps
       .withLock(record.id, async () => {
         if (this.deps.isCurrent(record.id, record, engine)) await this.apply(record, runtime, engine, event);
