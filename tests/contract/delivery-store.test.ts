@@ -83,6 +83,9 @@ describe('redis delivery store keys', () => {
       expect(String(results[2].status === 'rejected' ? results[2].reason : '')).toMatch(/WRONGTYPE/);
       expect([await store.getCursor('a'), await store.getCursor('ahead'), await store.getCursor('b')]).toEqual([7, 50, 9]);
       expect(await admin.pttl(`${prefix}:whcursor:ahead`)).toBeGreaterThan(110_000);
+      // Writes and deletes of one turn apply in call order.
+      await Promise.all([store.setCursor('c', 4), store.deleteCursor('c'), store.setCursor('d', 2), store.deleteCursor('a'), store.setCursor('a', 11)]);
+      expect([await store.getCursor('c'), await store.getCursor('d'), await store.getCursor('a')]).toEqual([null, 2, 11]);
     } finally {
       await store.close();
     }

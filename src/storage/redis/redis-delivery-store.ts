@@ -44,11 +44,16 @@ return 1`);
 export const FRESH_DELIVERIES_KEPT = 2_000;
 
 /**
- * Moves cursors forward only: KEYS the cursors, ARGV[1] their TTL, ARGV[1 + i] the seq for KEYS[i].
+ * Moves cursors forward only, or deletes them: KEYS the cursors, ARGV[1] their TTL, ARGV[1 + i] the
+ * seq for KEYS[i] ('' deletes it). In call order, so a delete after a write in the same turn wins.
  * Each under pcall (a key of the wrong type fails alone); the reply holds 1 or the error per cursor.
  */
 const SET_CURSORS = new LuaScript(`${LUA_PCALL_ENTRY}
 local function advance(key, seq, ttl)
+  if seq == '' then
+    redis.call('DEL', key)
+    return 1
+  end
   local current = tonumber(redis.call('GET', key))
   if current == nil or current < tonumber(seq) then
     redis.call('SET', key, seq, 'PX', ttl)
@@ -117,8 +122,8 @@ return out`);
  */
 export class RedisDeliveryStore implements DeliveryStore {
   private readonly fresh = new Map<string, { record: DeliveryRecord; body: string }>();
-  /** The cursor writes of one turn (every session's fan-out writes its own) leave in one script. */
-  private readonly cursorWrites: ScriptBatch<{ key: string; seq: number }, void>;
+  /** The cursor writes of one turn (every session's fan-out writes its own) leave in one script; `seq` null deletes. */
+  private readonly cursorWrites: ScriptBatch<{ key: string; seq: number | null }, void>;
 
   constructor(
     private readonly redis: Redis,
@@ -128,7 +133,7 @@ export class RedisDeliveryStore implements DeliveryStore {
     this.cursorWrites = new ScriptBatch({
       maxPerScript: CURSORS_PER_SCRIPT,
       schedule: (flush) => setImmediate(flush),
-      send: (writes) => SET_CURSORS.run(redis, writes.map((w) => w.key), [retentionMs, ...writes.map((w) => w.seq)]),
+      send: (writes) => SET_CURSORS.run(redis, writes.map((w) => w.key), [retentionMs, ...writes.map((w) => w.seq ?? '')]),
       settle: (write, result) => {
         if (result !== 1) throw new Error(`writing the fan-out cursor '${write.key}' failed: ${String(result)}`);
       },
@@ -240,7 +245,7 @@ export class RedisDeliveryStore implements DeliveryStore {
   }
 
   async deleteCursor(sessionId: string): Promise<void> {
-    await this.redis.del(this.cursorKey(sessionId));
+    await this.cursorWrites.add({ key: this.cursorKey(sessionId), seq: null });
   }
 
   async close(): Promise<void> {
