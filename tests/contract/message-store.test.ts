@@ -119,7 +119,8 @@ describe('redis message store keys', () => {
     const a = messageRecord({ sessionId: 'upd', createdAt });
     const b = messageRecord({ sessionId: 'upd', createdAt });
     const moved = messageRecord({ sessionId: 'upd', createdAt });
-    const broken = messageRecord({ sessionId: 'upd', createdAt });
+    // In a session of its own: a history scan that met its key (a set) would fail as a whole.
+    const broken = messageRecord({ sessionId: 'upd-bad', createdAt });
     const fresh = messageRecord({ sessionId: 'upd', createdAt: iso(Date.parse(createdAt) + 1) });
     for (const r of [a, b, moved, broken]) await store.insert(r, `{"body":"${r.id}"}`);
     await redis.del(`${prefix}:msg:${broken.id}`);
