@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 type Sent = Parameters<Redis['sendCommand']>;
 type Socket = Redis['stream'];
 
-/** ioredis types its socket as always there; it is not until the first connect. */
+/** ioredis types its socket to be always there; it is not, until the first connect. */
 function socketOf(redis: Redis): Socket | undefined {
   return redis.stream;
 }

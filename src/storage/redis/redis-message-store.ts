@@ -214,8 +214,8 @@ export class RedisMessageStore implements MessageStore {
 
   /** Read → change → compare-and-set, retried when another writer got there first. */
   private async mutate<T>(id: string, change: (record: MessageRecord) => { record: MessageRecord; write: boolean; result: T }, missing: T, current?: MessageRecord): Promise<T> {
-    // A held record is used as read, first (changes return new records, never change theirs in
-    // place); records are stored as JSON.stringify of plain data, so it re-serialises to the stored bytes.
+    // A held record stands for what was read, first (changes return new records, never change
+    // theirs in place); the stored bytes are JSON.stringify of plain data, so it re-serialises to them.
     let held = current ?? null;
     for (let attempt = 0; attempt < 50; attempt++) {
       const raw = held === null ? await this.redis.get(this.recordKey(id)) : null;

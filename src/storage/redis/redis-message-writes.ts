@@ -11,7 +11,7 @@ import { ScriptBatch } from './script-batch.js';
  *   WhatsApp id mapping]. SET NX PX of the JSON, ZADD to the indexes, SET of the mapping and of the
  *   payload. 1 inserted, 0 the id (or, unless-known, the mapping) exists.
  * - `c` compare-and-set — fields: has mapping, expected SHA1, JSON, id, score, '1' when the chat
- *   changed; keys as for an insert. -1 the record is gone, 0 it changed meanwhile (its SHA1
+ *   changed; keys: those of an insert. -1 the record is gone, 0 it changed meanwhile (its SHA1
  *   differs), else 1: the JSON is written with the TTL, the indexes re-add the id when the chat
  *   changed (which indexes the new chatId), the mapping is written.
  * - `d` delete — no fields; keys: the key to delete. 1.
