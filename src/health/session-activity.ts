@@ -26,7 +26,7 @@ interface Activity {
  * Per-session activity seen by this process since it started, for `/health/sessions/:id`: when the
  * session last produced an event, and its latest errors (newest first). Fed by the event bus (every
  * contract event; failed sends; session errors) and by webhook attempts. Keeps nothing for a session
- * that does not exist (deleted: its last events, such as its queued sends failing, are not kept).
+ * that does not exist (deleted: its last events — its queued sends failing, say — are not kept).
  */
 export class SessionActivity {
   private readonly activity = new Map<string, Activity>();
