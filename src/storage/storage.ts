@@ -45,7 +45,7 @@ export interface Storage {
   /**
    * The request path's connection in Redis mode (registry, contacts, messages, idempotency, event
    * log, rate limit, health); its stores batch what a burst of requests sends in one turn (one
-   * script per turn for inserts, appends, counts). The delivery store and `engineMessages` share a
+   * script per turn for message writes, appends, counts). The delivery store and `engineMessages` share a
    * second connection, so that the engine path's commands never queue behind a burst of the
    * request path's (docs/benchmarks.md §10, §12). Neither auto-pipelines (see `openRedis`).
    */

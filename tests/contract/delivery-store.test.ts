@@ -4,6 +4,7 @@ import { afterAll, describe, expect, inject, it, vi } from 'vitest';
 import { MemoryDeliveryStore } from '../../src/storage/memory/memory-delivery-store.js';
 import { FRESH_DELIVERIES_KEPT, RedisDeliveryStore } from '../../src/storage/redis/redis-delivery-store.js';
 import { delivery, describeDeliveryStoreContract } from './delivery-store.contract.js';
+import { evalshaCalls } from '../helpers/redis-stats.js';
 
 describeDeliveryStoreContract('memory', { open: async () => new MemoryDeliveryStore() });
 
@@ -72,13 +73,12 @@ describe('redis delivery store keys', () => {
 
   it('writes the cursors of one turn in one script, each forward only; a cursor whose key refuses fails alone', async () => {
     const { store, prefix } = openRedisStore(120_000);
-    const evalshaCalls = async (): Promise<number> => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0);
     try {
       await store.setCursor('ahead', 50);
       await admin.sadd(`${prefix}:whcursor:bad`, 'not a string');
-      const before = await evalshaCalls();
+      const before = await evalshaCalls(admin);
       const results = await Promise.allSettled([store.setCursor('a', 7), store.setCursor('ahead', 20), store.setCursor('bad', 3), store.setCursor('b', 9)]);
-      expect((await evalshaCalls()) - before).toBe(1);
+      expect((await evalshaCalls(admin)) - before).toBe(1);
       expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
       expect(String(results[2].status === 'rejected' ? results[2].reason : '')).toMatch(/WRONGTYPE/);
       expect([await store.getCursor('a'), await store.getCursor('ahead'), await store.getCursor('b')]).toEqual([7, 50, 9]);

@@ -5,6 +5,7 @@ import type { EventLog } from '../../src/storage/event-log.js';
 import { MemoryEventLog } from '../../src/storage/memory/memory-event-log.js';
 import { RedisEventLog, type RedisEventLogOptions } from '../../src/storage/redis/redis-event-log.js';
 import { describeEventLogContract, gatewayEvent } from './event-log.contract.js';
+import { evalshaCalls } from '../helpers/redis-stats.js';
 
 const RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 
@@ -97,10 +98,9 @@ describe('redis event log keys', () => {
   });
 
   it('sends the appends of one tick, of every session, in one script; a session whose keys refuse fails alone', async () => {
-    const evalshaCalls = async (): Promise<number> => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
     await log.append(gatewayEvent({ sessionId: 'tick-a' }));
     await redis.set(`${prefix}:events:tick-bad`, 'not a stream');
-    const before = await evalshaCalls();
+    const before = await evalshaCalls(redis);
     const results = await Promise.allSettled([
       log.appendMany([gatewayEvent({ sessionId: 'tick-a', data: { i: 1 } }), gatewayEvent({ sessionId: 'tick-a', data: { i: 2 } })]),
       log.appendMany([gatewayEvent({ sessionId: 'tick-bad' })]),
@@ -108,7 +108,7 @@ describe('redis event log keys', () => {
       log.appendMany([gatewayEvent({ sessionId: 'tick-a', data: { i: 3 } })]),
     ]);
     // One EVALSHA for the four calls (INFO itself is not a script).
-    expect((await evalshaCalls()) - before).toBe(1);
+    expect((await evalshaCalls(redis)) - before).toBe(1);
     const [a, bad, b, a2] = results;
     expect(a.status === 'fulfilled' && a.value.map((e) => [e.seq, e.data.i])).toEqual([[2, 1], [3, 2]]);
     expect(bad.status === 'rejected' && String(bad.reason)).toMatch(/tick-bad.*WRONGTYPE/);

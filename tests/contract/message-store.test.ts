@@ -4,6 +4,7 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { MemoryMessageStore } from '../../src/storage/memory/memory-message-store.js';
 import { RedisMessageStore } from '../../src/storage/redis/redis-message-store.js';
 import { T0, describeMessageStoreContract, iso, messageRecord } from './message-store.contract.js';
+import { evalshaCalls } from '../helpers/redis-stats.js';
 
 const TTL_MS = 30 * 24 * 60 * 60 * 1000;
 
@@ -81,7 +82,6 @@ describe('redis message store keys', () => {
   });
 
   it('inserts what one turn asks for in one script, in call order; a record whose keys refuse fails alone', async () => {
-    const evalshaCalls = async (): Promise<number> => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
     const createdAt = iso(Date.now());
     const first = messageRecord({ sessionId: 'turn', createdAt });
     const twin = { ...first, chatId: 'someone-else@c.us' };
@@ -90,7 +90,7 @@ describe('redis message store keys', () => {
     const refused = messageRecord({ sessionId: 'turn-bad', createdAt });
     const last = messageRecord({ sessionId: 'turn', createdAt: iso(Date.parse(createdAt) + 1) });
     await redis.set(`${prefix}:msgs:turn-bad:all`, 'not a sorted set');
-    const before = await evalshaCalls();
+    const before = await evalshaCalls(redis);
     const results = await Promise.allSettled([
       store.insert(first, '{"payload":1}'),
       store.insert(twin),
@@ -100,7 +100,7 @@ describe('redis message store keys', () => {
       store.insert(last),
     ]);
     // One EVALSHA for the six calls (INFO itself is not a script).
-    expect((await evalshaCalls()) - before).toBe(1);
+    expect((await evalshaCalls(redis)) - before).toBe(1);
     expect(results.map((r) => (r.status === 'fulfilled' ? r.value : String(r.reason)))).toEqual([true, false, true, false, expect.stringMatching(/WRONGTYPE/), true]);
     // The same id twice: the first call's record is the one stored; the repeated WhatsApp id is skipped.
     expect((await store.get(first.id))?.chatId).toBe(first.chatId);
@@ -114,7 +114,6 @@ describe('redis message store keys', () => {
   });
 
   it('writes the inserts, updates and payload deletes of one turn in one script; a record whose key refuses fails alone', async () => {
-    const evalshaCalls = async (): Promise<number> => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
     const createdAt = iso(Date.now());
     const a = messageRecord({ sessionId: 'upd', createdAt });
     const b = messageRecord({ sessionId: 'upd', createdAt });
@@ -125,7 +124,7 @@ describe('redis message store keys', () => {
     for (const r of [a, b, moved, broken]) await store.insert(r, `{"body":"${r.id}"}`);
     await redis.del(`${prefix}:msg:${broken.id}`);
     await redis.sadd(`${prefix}:msg:${broken.id}`, 'not a string');
-    const before = await evalshaCalls();
+    const before = await evalshaCalls(redis);
     const results = await Promise.allSettled([
       store.updateStatus(a.id, { status: 'sent', at: iso(Date.now()), waMessageId: 'true_upd_a' }, a),
       store.modify(moved.id, (r) => ({ record: { ...r, chatId: '5511900000000@c.us' }, result: 'moved' }), moved),
@@ -135,7 +134,7 @@ describe('redis message store keys', () => {
       store.insert(fresh),
     ]);
     // One EVALSHA for the six writes (the callers held their records: no reads).
-    expect((await evalshaCalls()) - before).toBe(1);
+    expect((await evalshaCalls(redis)) - before).toBe(1);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
     expect(results[5].status === 'fulfilled' ? results[5].value : null).toBe(true);
     expect((await store.list('upd', { limit: 1 })).data.map((r) => r.id)).toEqual([fresh.id]);

@@ -19,8 +19,8 @@ interface Waiting<T, R> {
 /**
  * Group commit for a Redis store: the calls made in one turn of the event loop leave together in
  * one script — one socket write and one reply for all of them — and each call is answered from its
- * own entry of the reply (a script that fails fails them all). Used by the event log's appends and
- * the message store's inserts.
+ * own entry of the reply (a script that fails fails them all). Used by the event log's appends, the
+ * message store's writes (inserts, compare-and-sets, payload deletes) and the fan-out cursors.
  */
 export class ScriptBatch<T, R> {
   private readonly pending: Waiting<T, R>[] = [];
