@@ -15,6 +15,7 @@ import type { IdempotencyStore } from './idempotency-store.js';
 import { MemoryMessageStore } from './memory/memory-message-store.js';
 import { MemoryIdempotencyStore } from './memory/memory-idempotency-store.js';
 import { RedisMessageStore } from './redis/redis-message-store.js';
+import { RefreshSchedule, refreshIntervalMs } from './redis/refresh-schedule.js';
 import { RedisIdempotencyStore } from './redis/redis-idempotency-store.js';
 import type { DeliveryStore } from './delivery-store.js';
 import { MemoryDeliveryStore } from './memory/memory-delivery-store.js';
@@ -74,11 +75,13 @@ export async function openStorage(config: Config, options: StorageOptions = {}):
     });
     if (options.logger) await checkEvictionPolicy(redis, options.logger);
     const ttlMs = config.send.messageTtlMs;
+    // One refresh schedule for the history indexes of both message stores: a session deleted through one is forgotten by both.
+    const indexRefresh = new RefreshSchedule(refreshIntervalMs(ttlMs));
     const stores: Stores = {
       registry: new RedisSessionRegistry(redis, prefix),
       contacts: new RedisContactStore(redis, prefix),
-      messages: new RedisMessageStore(redis, prefix, ttlMs),
-      engineMessages: new RedisMessageStore(engine, prefix, ttlMs),
+      messages: new RedisMessageStore(redis, prefix, ttlMs, indexRefresh),
+      engineMessages: new RedisMessageStore(engine, prefix, ttlMs, indexRefresh),
       idempotency: new RedisIdempotencyStore(redis, prefix),
       deliveries: new RedisDeliveryStore(engine, prefix),
       // A session's log lives as long as its message history: MESSAGE_TTL after its last event.

@@ -73,17 +73,38 @@ describe('redis event log keys', () => {
   const { log, redis, prefix } = openRedisLog(undefined, { retentionMs: 60_000, maxPerSession: 100 });
   afterAll(() => log.close());
 
-  it('stores a stream per session with entry ids <seq>-0, the retention as its TTL, and a counter without TTL', async () => {
+  it('stores a stream per session with entry ids <seq>-0, the retention (+ the refresh interval) as its TTL, and a counter without TTL', async () => {
     await log.append(gatewayEvent({ sessionId: 'keys' }));
     await log.append(gatewayEvent({ sessionId: 'keys' }));
     const entries = await redis.xrange(`${prefix}:events:keys`, '-', '+');
     expect(entries.map(([id]) => id)).toEqual(['1-0', '2-0']);
     const ttl = await redis.pttl(`${prefix}:events:keys`);
-    expect(ttl).toBeGreaterThan(50_000);
-    expect(ttl).toBeLessThanOrEqual(60_000);
+    // Retention 60 s: refreshed at most every 6 s, with 6 s of slack.
+    expect(ttl).toBeGreaterThan(60_000);
+    expect(ttl).toBeLessThanOrEqual(66_000);
     expect(await redis.pttl(`${prefix}:evseq:keys`)).toBe(-1);
     expect(await redis.get(`${prefix}:evseq:keys`)).toBe('2');
     expect(await redis.zscore(`${prefix}:evsessions`, 'keys')).not.toBeNull();
+  });
+
+  it('refreshes a stream\'s TTL and its place in the sessions index once per interval; replays allow for the lag; a deleted session starts again', async () => {
+    const t0 = Date.now();
+    await log.append(gatewayEvent({ sessionId: 'lag', occurredAt: new Date(t0) }));
+    const stream = `${prefix}:events:lag`;
+    const score = Number(await redis.zscore(`${prefix}:evsessions`, 'lag'));
+    // Within the interval the next appends leave the TTL (set by hand here) and the score alone.
+    await redis.pexpire(stream, 30_000);
+    await log.append(gatewayEvent({ sessionId: 'lag', occurredAt: new Date(t0 + 5_000) }));
+    expect(await redis.pttl(stream)).toBeLessThanOrEqual(30_000);
+    expect(Number(await redis.zscore(`${prefix}:evsessions`, 'lag'))).toBe(score);
+    // A replay of every session from after that score still finds the later event.
+    const page = await log.readTimeRange({ since: new Date(score + 4_000).toISOString() });
+    expect(page.data.filter((e) => e.sessionId === 'lag').map((e) => e.seq)).toEqual([2]);
+    // Deleted: the next append gives the new stream its TTL and the session its place again.
+    await log.deleteSession('lag');
+    await log.append(gatewayEvent({ sessionId: 'lag' }));
+    expect(await redis.pttl(stream)).toBeGreaterThan(60_000);
+    expect(await redis.zscore(`${prefix}:evsessions`, 'lag')).not.toBeNull();
   });
 
   it('trims each stream to about maxPerSession entries (MAXLEN ~), oldest first', async () => {

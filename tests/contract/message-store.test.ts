@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { MemoryMessageStore } from '../../src/storage/memory/memory-message-store.js';
 import { RedisMessageStore } from '../../src/storage/redis/redis-message-store.js';
+import { RefreshSchedule, refreshIntervalMs } from '../../src/storage/redis/refresh-schedule.js';
 import { T0, describeMessageStoreContract, iso, messageRecord } from './message-store.contract.js';
 import { evalshaCalls } from '../helpers/redis-stats.js';
 
@@ -42,19 +43,48 @@ describe('redis message store keys', () => {
   const { store, redis, prefix } = openRedisStore(60_000);
   afterAll(() => store.close());
 
-  it('sets MESSAGE_TTL on the record, its indexes and its WhatsApp id mapping, and refreshes it on update', async () => {
+  it('sets MESSAGE_TTL on the record and its WhatsApp id mapping, refreshed on update; the indexes get it plus the refresh interval', async () => {
     const record = messageRecord({ sessionId: 'ttl', createdAt: iso(Date.now()) });
     await store.insert(record);
     await store.updateStatus(record.id, { status: 'sent', at: iso(Date.now()), waMessageId: 'true_ttl' });
-    const keys = [`${prefix}:msg:${record.id}`, `${prefix}:msgs:ttl:all`, `${prefix}:msgs:ttl:chat:${record.chatId}`, `${prefix}:msgs:ttl:dir:outbound`, `${prefix}:msgwa:ttl:true_ttl`];
-    for (const key of keys) {
+    const indexes = [`${prefix}:msgs:ttl:all`, `${prefix}:msgs:ttl:chat:${record.chatId}`, `${prefix}:msgs:ttl:dir:outbound`];
+    const own = [`${prefix}:msg:${record.id}`, `${prefix}:msgwa:ttl:true_ttl`];
+    for (const key of own) {
       const pttl = await redis.pttl(key);
       expect(pttl, key).toBeGreaterThan(50_000);
       expect(pttl, key).toBeLessThanOrEqual(60_000);
     }
-    await redis.pexpire(keys[0] ?? '', 1_000);
+    // MESSAGE_TTL 60 s: refreshed at most every 6 s, with 6 s of slack.
+    for (const key of indexes) {
+      const pttl = await redis.pttl(key);
+      expect(pttl, key).toBeGreaterThan(60_000);
+      expect(pttl, key).toBeLessThanOrEqual(66_000);
+    }
+    await redis.pexpire(own[0] ?? '', 1_000);
     await store.updateStatus(record.id, { status: 'delivered', at: iso(Date.now()) });
-    expect(await redis.pttl(keys[0] ?? '')).toBeGreaterThan(50_000);
+    expect(await redis.pttl(own[0] ?? '')).toBeGreaterThan(50_000);
+  });
+
+  it('refreshes a history index once per interval, not on every write; a deleted session starts again', async () => {
+    const record = messageRecord({ sessionId: 'sched', createdAt: iso(Date.now()) });
+    await store.insert(record);
+    const all = `${prefix}:msgs:sched:all`;
+    expect(await redis.pttl(all)).toBeGreaterThan(60_000);
+    // Within the interval, updates and inserts leave the index's TTL alone (set by hand here).
+    await redis.pexpire(all, 30_000);
+    await store.updateStatus(record.id, { status: 'sent', at: iso(Date.now()), waMessageId: 'true_sched' });
+    await store.updateStatus(record.id, { status: 'delivered', at: iso(Date.now()) });
+    await store.insert(messageRecord({ sessionId: 'sched', createdAt: iso(Date.now()) }));
+    expect(await redis.pttl(all)).toBeLessThanOrEqual(30_000);
+    // A session deleted through another store of the same schedule: the next insert gives its new indexes a TTL.
+    const shared = new RefreshSchedule(refreshIntervalMs(60_000));
+    const one = new RedisMessageStore(redis, prefix, 60_000, shared);
+    const other = new RedisMessageStore(redis, prefix, 60_000, shared);
+    await one.insert(messageRecord({ sessionId: 'again', createdAt: iso(Date.now()) }));
+    await other.deleteSession('again');
+    expect(await redis.exists(`${prefix}:msgs:again:all`)).toBe(0);
+    await one.insert(messageRecord({ sessionId: 'again', createdAt: iso(Date.now()) }));
+    expect(await redis.pttl(`${prefix}:msgs:again:all`)).toBeGreaterThan(60_000);
   });
 
   it('drops index members of expired records when history meets them', async () => {

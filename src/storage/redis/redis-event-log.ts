@@ -4,6 +4,7 @@ import { parseStoredEnvelope, toEnvelope, type EventEnvelope } from '../../event
 import type { EventLog, EventRangePage, EventRangeQuery } from '../event-log.js';
 import { DEFAULT_MAX_EVENTS_PER_SESSION, compareSessionIds, sameSession, decodeRangeCursor, encodeRangeCursor, eventPageLimit, newEventId, rangeBounds } from '../event-log.js';
 import { LUA_PCALL_ENTRY, LuaScript } from './lua-script.js';
+import { RefreshSchedule, refreshIntervalMs } from './refresh-schedule.js';
 import { ScriptBatch } from './script-batch.js';
 
 /**
@@ -11,19 +12,21 @@ import { ScriptBatch } from './script-batch.js';
  * the session's counter by the number of events and XADD each envelope under `<seq>-0`. Each
  * envelope JSON comes in two halves around its `seq` value (head .. seq .. tail), so the script
  * never decodes the event data (cjson would turn `[]` into `{}`). KEYS: the sessions index, then
- * per block its counter and stream. ARGV: MAXLEN, TTL, now (ms), number of blocks, then per block:
- * session id, count, and per event head, tail, occurredAt (ms). Each block runs under pcall, so a
- * session whose keys refuse (a key of the wrong type) fails alone: the reply holds, per block, the
- * first seq given or the error text. A counter that is gone while the stream is not (removed by
- * hand) starts again after the stream's last id rather than failing every XADD. The sessions index
- * (score: append time) lets replays of every session skip idle ones.
+ * per block its counter and stream. ARGV: MAXLEN, TTL, now (ms), number of blocks, '1' when the
+ * sessions index is due for its trim and TTL, then per block: session id, '1' when the stream is due
+ * for its TTL and its score in the sessions index (see RefreshSchedule), count, and per event head,
+ * tail, occurredAt (ms). Each block runs under pcall, so a session whose keys refuse (a key of the
+ * wrong type) fails alone: the reply holds, per block, the first seq given or the error text. A
+ * counter that is gone while the stream is not (removed by hand) starts again after the stream's
+ * last id rather than failing every XADD. The sessions index (score: append time, refreshed with
+ * the stream) lets replays of every session skip idle ones.
  */
 const APPEND = new LuaScript(`${LUA_PCALL_ENTRY}
 local maxlen, ttl, now = ARGV[1], ARGV[2], ARGV[3]
 local blocks = tonumber(ARGV[4])
 local out = {}
-local a = 5
-local function appendBlock(seqKey, streamKey, sessionId, n, base)
+local a = 6
+local function appendBlock(seqKey, streamKey, sessionId, due, n, base)
   local last = redis.call('INCRBY', seqKey, n)
   local first = last - n + 1
   if first == 1 and redis.call('EXISTS', streamKey) == 1 then
@@ -43,17 +46,21 @@ local function appendBlock(seqKey, streamKey, sessionId, n, base)
     local at = base + i * 3
     redis.call('XADD', streamKey, 'MAXLEN', '~', maxlen, s .. '-0', 't', ARGV[at + 2], 'e', ARGV[at] .. s .. ARGV[at + 1])
   end
-  redis.call('PEXPIRE', streamKey, ttl)
-  redis.call('ZADD', KEYS[1], now, sessionId)
+  if due == '1' then
+    redis.call('PEXPIRE', streamKey, ttl)
+    redis.call('ZADD', KEYS[1], now, sessionId)
+  end
   return first
 end
 for b = 1, blocks do
-  local n = tonumber(ARGV[a + 1])
-  out[b] = entry(pcall(appendBlock, KEYS[b * 2], KEYS[b * 2 + 1], ARGV[a], n, a + 2))
-  a = a + 2 + n * 3
+  local n = tonumber(ARGV[a + 2])
+  out[b] = entry(pcall(appendBlock, KEYS[b * 2], KEYS[b * 2 + 1], ARGV[a], ARGV[a + 1], n, a + 3))
+  a = a + 3 + n * 3
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (tonumber(now) - tonumber(ttl)))
-redis.call('PEXPIRE', KEYS[1], ttl)
+if ARGV[5] == '1' then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. (tonumber(now) - tonumber(ttl)))
+  redis.call('PEXPIRE', KEYS[1], ttl)
+end
 return out`);
 
 /**
@@ -116,10 +123,13 @@ interface PendingBlock {
  * - `<prefix>:evseq:<sessionId>` — the session's seq counter (INCR), no TTL: a few bytes per
  *   session id ever seen, so seq keeps counting across restarts, deletions and quiet months;
  * - `<prefix>:events:<sessionId>` — a stream of `{ t: occurredAt ms, e: envelope JSON }` entries
- *   with id `<seq>-0`, trimmed with `MAXLEN ~ maxPerSession` on each append, TTL `retentionMs`
- *   refreshed on each append (so a session's log goes `retentionMs` after its last event);
+ *   with id `<seq>-0`, trimmed with `MAXLEN ~ maxPerSession` on each append, TTL `retentionMs` +
+ *   the refresh interval (a tenth of the retention, at most a minute), refreshed by appends at most
+ *   once per interval (so a session's log goes at least `retentionMs` after its last event);
  * - `<prefix>:evsessions` — sessions by last append time (ms), for replays of every session;
- *   members older than the retention are dropped on append, TTL `retentionMs`.
+ *   the score refreshed with the stream's TTL (so it lags the last append by up to the interval,
+ *   which replays allow for); members whose stream has expired are dropped, and the index given
+ *   the stream's TTL, at most once per interval.
  * Appends are one Lua script per tick (INCRBY + XADD for each session appended in it), one step
  * even across instances (nothing runs between its commands). Scripts touch keys they derive from
  * a session id only (single-node Redis, not Cluster). The connection belongs to the caller.
@@ -127,6 +137,8 @@ interface PendingBlock {
 export class RedisEventLog implements EventLog {
   private readonly maxPerSession: number;
   private readonly retentionMs: number;
+  /** When streams and the sessions index are given their TTL (and the index its scores and trim). */
+  private readonly refresh: RefreshSchedule;
   /** appendMany calls of this tick, sent together in one APPEND script. */
   private readonly appends: ScriptBatch<PendingBlock, EventEnvelope[]>;
 
@@ -137,18 +149,33 @@ export class RedisEventLog implements EventLog {
   ) {
     this.retentionMs = Math.max(1, Math.trunc(options.retentionMs));
     this.maxPerSession = Math.max(1, options.maxPerSession ?? DEFAULT_MAX_EVENTS_PER_SESSION);
+    this.refresh = new RefreshSchedule(refreshIntervalMs(this.retentionMs));
     this.appends = new ScriptBatch({
       maxPerScript: MAX_BLOCKS_PER_SCRIPT,
       schedule: (flush) => process.nextTick(flush),
-      send: (blocks) => {
+      send: async (blocks) => {
+        const now = Date.now();
+        const refreshed: string[] = [];
+        const due = (key: string): string => {
+          if (!this.refresh.due(key, now)) return '';
+          refreshed.push(key);
+          return '1';
+        };
         const keys = [this.indexKey()];
-        const args: (string | number)[] = [this.maxPerSession, this.retentionMs, Date.now(), blocks.length];
+        const args: (string | number)[] = [this.maxPerSession, this.retentionMs + this.refresh.intervalMs, now, blocks.length, due(this.indexKey())];
         for (const block of blocks) {
-          keys.push(this.seqKey(block.sessionId), this.streamKey(block.sessionId));
-          args.push(block.sessionId, block.envelopes.length);
+          const stream = this.streamKey(block.sessionId);
+          keys.push(this.seqKey(block.sessionId), stream);
+          args.push(block.sessionId, due(stream), block.envelopes.length);
           block.occurredAt.forEach((at, i) => args.push(block.halves[i * 2] ?? '', block.halves[i * 2 + 1] ?? '', at));
         }
-        return APPEND.run(this.redis, keys, args);
+        try {
+          return await APPEND.run(this.redis, keys, args);
+        } catch (error) {
+          // Not refreshed after all: the next append does it.
+          for (const key of refreshed) this.refresh.forget(key);
+          throw error;
+        }
       },
       settle: (block, first) => {
         if (typeof first !== 'number') throw new Error(`appending to the event log of session '${block.sessionId}' failed: ${String(first)}`);
@@ -204,7 +231,8 @@ export class RedisEventLog implements EventLog {
     const { since, until } = rangeBounds(query);
     const limit = eventPageLimit(query.limit);
     const cursor = query.cursor === undefined ? null : decodeRangeCursor(query.cursor);
-    const candidates = query.sessionId ? [query.sessionId] : await this.redis.zrangebyscore(this.indexKey(), since, '+inf');
+    // A session's score in the index lags its last append by up to the refresh interval.
+    const candidates = query.sessionId ? [query.sessionId] : await this.redis.zrangebyscore(this.indexKey(), since - this.refresh.intervalMs, '+inf');
     const ids = candidates.filter((id) => !cursor || compareSessionIds(id, cursor.sessionId) >= 0).sort(compareSessionIds);
     const found: { sessionId: string; envelope: EventEnvelope }[] = [];
     for (const sessionId of ids) {
@@ -233,7 +261,9 @@ export class RedisEventLog implements EventLog {
   }
 
   async deleteSession(sessionId: string): Promise<number> {
-    return Number(await DELETE.run(this.redis, [this.streamKey(sessionId), this.indexKey()], [sessionId]));
+    const removed = Number(await DELETE.run(this.redis, [this.streamKey(sessionId), this.indexKey()], [sessionId]));
+    this.refresh.forget(this.streamKey(sessionId));
+    return removed;
   }
 
   async close(): Promise<void> {

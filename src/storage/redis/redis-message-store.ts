@@ -2,6 +2,7 @@ import { hash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { LuaScript } from './lua-script.js';
 import { RedisMessageWrites } from './redis-message-writes.js';
+import { RefreshSchedule, refreshIntervalMs } from './refresh-schedule.js';
 import type { MessageRecord, StatusUpdate } from '../../messages/message.js';
 import { applyStatusUpdate } from '../../messages/message.js';
 import type { CursorPosition, MessagePage, MessageQuery, MessageStats, MessageStore, TimeRange } from '../message-store.js';
@@ -64,11 +65,13 @@ const SCAN_BUDGET = 1_000;
 /**
  * Message records in Redis. Each record is a JSON string `<prefix>:msg:<id>` with TTL
  * `MESSAGE_TTL`, refreshed on every update. Per session, three sorted sets scored by createdAt
- * (ms) index the history — all records, by chat, by direction — with the same TTL refreshed on
- * writes; members whose record expired are removed when a scan meets them, and members older than
- * the retention are trimmed on insert. `<prefix>:msgwa:<sessionId>:<waMessageId>` maps WhatsApp's
- * id to ours, with the same TTL. Updates are read → apply the shared rules → compare-and-set of
- * the JSON by its SHA1 (refreshing the TTL of the record, its indexes and its mapping), retried on
+ * (ms) index the history — all records, by chat, by direction — with a TTL of `MESSAGE_TTL` + up
+ * to a minute, refreshed by writes at most once a minute per index (see RefreshSchedule: each
+ * index outlives every record written to it); members whose record expired are removed when a
+ * scan meets them, and members older than the retention are trimmed by inserts (when the index is
+ * refreshed). `<prefix>:msgwa:<sessionId>:<waMessageId>` maps WhatsApp's id to ours, with the
+ * record's TTL. Updates are read → apply the shared rules → compare-and-set of the JSON by its
+ * SHA1 (refreshing the TTL of the record and its mapping; its indexes when due), retried on
  * a concurrent change: two round trips, one when the caller holds the record. The inserts,
  * compare-and-sets and payload deletes asked for in one turn of the event loop leave together in
  * one script at its end (`redis-message-writes.ts`).
@@ -79,12 +82,17 @@ const SCAN_BUDGET = 1_000;
 export class RedisMessageStore implements MessageStore {
   private readonly writes: RedisMessageWrites;
 
+  /**
+   * `refresh`: when the history indexes are given their TTL and trimmed; stores of one Redis
+   * prefix in one process share it (a session deleted through one is then forgotten by all).
+   */
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly ttlMs: number,
+    private readonly refresh = new RefreshSchedule(refreshIntervalMs(ttlMs)),
   ) {
-    this.writes = new RedisMessageWrites(redis, ttlMs);
+    this.writes = new RedisMessageWrites(redis, ttlMs, refresh);
   }
 
   private recordKey(id: string): string {
@@ -93,8 +101,11 @@ export class RedisMessageStore implements MessageStore {
   private waKey(sessionId: string, waMessageId: string): string {
     return `${this.prefix}:msgwa:${sessionId}:${waMessageId}`;
   }
+  private indexPrefix(sessionId: string): string {
+    return `${this.prefix}:msgs:${sessionId}:`;
+  }
   private indexKey(sessionId: string, kind: 'all' | 'chat' | 'dir', value = ''): string {
-    return `${this.prefix}:msgs:${sessionId}:${kind}${value === '' ? '' : `:${value}`}`;
+    return `${this.indexPrefix(sessionId)}${kind}${value === '' ? '' : `:${value}`}`;
   }
   private keysOf(record: MessageRecord): string[] {
     const keys = [
@@ -288,6 +299,7 @@ export class RedisMessageStore implements MessageStore {
       await multi.exec();
     }
     await this.redis.del(...indexes);
+    this.refresh.forgetPrefix(this.indexPrefix(sessionId));
     return removed;
   }
 

@@ -1,42 +1,46 @@
 import type { Redis } from 'ioredis';
 import { LUA_PCALL_ENTRY, LuaScript } from './lua-script.js';
+import type { RefreshSchedule } from './refresh-schedule.js';
 import { ScriptBatch } from './script-batch.js';
 
 /**
- * The message store's writes of one turn, in one script. ARGV: TTL, cutoff (ms), number of steps,
- * then per step its kind and fields; KEYS: per step, its keys. Steps run in order, each under
- * pcall, so one whose keys refuse (a key of the wrong type) fails alone with the error's text:
- * - `i` insert — fields: has mapping ('1' or ''), JSON, score, id, payload key or '', payload, '1'
- *   when it must not be inserted if its mapping exists; keys: record, its three indexes, [its
+ * The message store's writes of one turn, in one script. ARGV: TTL, the indexes' TTL, cutoff (ms),
+ * number of steps, then per step its kind and fields; KEYS: per step, its keys. Steps run in order,
+ * each under pcall, so one whose keys refuse (a key of the wrong type) fails alone with the error's text:
+ * - `i` insert — fields: has mapping ('1' or ''), due, JSON, score, id, payload key or '', payload,
+ *   '1' when it must not be inserted if its mapping exists; keys: record, its three indexes, [its
  *   WhatsApp id mapping]. SET NX PX of the JSON, ZADD to the indexes, SET of the mapping and of the
  *   payload. 1 inserted, 0 the id (or, unless-known, the mapping) exists.
- * - `c` compare-and-set — fields: has mapping, expected SHA1, JSON, id, score, '1' when the chat
- *   changed; keys: those of an insert. -1 the record is gone, 0 it changed meanwhile (its SHA1
+ * - `c` compare-and-set — fields: has mapping, due, expected SHA1, JSON, id, score, '1' when the
+ *   chat changed; keys: those of an insert. -1 the record is gone, 0 it changed meanwhile (its SHA1
  *   differs), else 1: the JSON is written with the TTL, the indexes re-add the id when the chat
  *   changed (which indexes the new chatId), the mapping is written.
  * - `d` delete — no fields; keys: the key to delete. 1.
- * After the steps, each index an insert touched is trimmed of members older than the cutoff, and
- * each index touched gets the TTL — once per script, whatever the number of steps.
+ * `due` says, one character per index ('1' or '0'), which of the step's three indexes are due for a
+ * refresh (see RefreshSchedule). After the steps, each due index an insert touched is trimmed of
+ * members older than the cutoff, and each due index gets the indexes' TTL — once per script.
  */
 const WRITE_MANY = new LuaScript(`${LUA_PCALL_ENTRY}
-local ttl, cutoff = ARGV[1], '(' .. ARGV[2]
+local ttl, indexTtl, cutoff = ARGV[1], ARGV[2], '(' .. ARGV[3]
 local out, touched, grown = {}, {}, {}
-local k, a = 1, 4
-local function insert(mapped, json, score, id, payloadKey, payload, unlessKnown)
+local k, a = 1, 5
+local function insert(mapped, due, json, score, id, payloadKey, payload, unlessKnown)
   local mapping = mapped == '1' and KEYS[k + 4] or nil
   if unlessKnown == '1' and mapping and redis.call('EXISTS', mapping) == 1 then return 0 end
   if not redis.call('SET', KEYS[k], json, 'NX', 'PX', ttl) then return 0 end
   for i = 1, 3 do
     local index = KEYS[k + i]
     redis.call('ZADD', index, score, id)
-    touched[index] = true
-    grown[index] = true
+    if string.byte(due, i) == 49 then
+      touched[index] = true
+      grown[index] = true
+    end
   end
   if mapping then redis.call('SET', mapping, id, 'PX', ttl) end
   if payloadKey ~= '' then redis.call('SET', payloadKey, payload, 'PX', ttl) end
   return 1
 end
-local function cas(mapped, expected, json, id, score, chatChanged)
+local function cas(mapped, due, expected, json, id, score, chatChanged)
   local current = redis.call('GET', KEYS[k])
   if not current then return -1 end
   if redis.sha1hex(current) ~= expected then return 0 end
@@ -44,7 +48,7 @@ local function cas(mapped, expected, json, id, score, chatChanged)
   for i = 1, 3 do
     local index = KEYS[k + i]
     if chatChanged == '1' then redis.call('ZADD', index, score, id) end
-    touched[index] = true
+    if string.byte(due, i) == 49 then touched[index] = true end
   end
   if mapped == '1' then redis.call('SET', KEYS[k + 4], id, 'PX', ttl) end
   return 1
@@ -53,14 +57,14 @@ local function del(key)
   redis.call('DEL', key)
   return 1
 end
-for s = 1, tonumber(ARGV[3]) do
+for s = 1, tonumber(ARGV[4]) do
   local kind, mapped = ARGV[a], ARGV[a + 1]
   if kind == 'i' then
-    out[s] = entry(pcall(insert, mapped, ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7]))
-    a = a + 8
+    out[s] = entry(pcall(insert, mapped, ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8]))
+    a = a + 9
   elseif kind == 'c' then
-    out[s] = entry(pcall(cas, mapped, ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6]))
-    a = a + 7
+    out[s] = entry(pcall(cas, mapped, ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7]))
+    a = a + 8
   else
     out[s] = entry(pcall(del, KEYS[k]))
     a = a + 1
@@ -68,7 +72,7 @@ for s = 1, tonumber(ARGV[3]) do
   k = k + (kind == 'd' and 1 or (mapped == '1' and 5 or 4))
 end
 for index in pairs(grown) do redis.call('ZREMRANGEBYSCORE', index, '-inf', cutoff) end
-for index in pairs(touched) do redis.call('PEXPIRE', index, ttl) end
+for index in pairs(touched) do redis.call('PEXPIRE', index, indexTtl) end
 return out`);
 
 /** Steps sent in one WRITE_MANY script at most (more in one turn start another). */
@@ -122,18 +126,27 @@ function describe(step: RecordWrite): string {
  * deletes asked for in one turn of the event loop leave together at its end in one script — one
  * socket write and one reply for all of them. Each write is answered from its own entry of the
  * reply (a script that fails fails them all); a compare-and-set that lost a race is retried by its
- * caller. A write waits at most for the rest of its turn.
+ * caller. A write waits at most for the rest of its turn. The history indexes a write touches are
+ * trimmed and given their TTL (MESSAGE_TTL + the schedule's interval) when `refresh` says they are
+ * due, not by every write.
  */
 export class RedisMessageWrites {
   private readonly batch: ScriptBatch<RecordWrite, WriteOutcome>;
 
-  constructor(redis: Redis, ttlMs: number) {
+  constructor(redis: Redis, ttlMs: number, refresh: RefreshSchedule) {
     this.batch = new ScriptBatch({
       maxPerScript: MAX_PER_SCRIPT,
       schedule: (flush) => setImmediate(flush),
-      send: (steps) => {
+      send: async (steps) => {
+        const now = Date.now();
         const keys: string[] = [];
-        const args: (string | number)[] = [ttlMs, Date.now() - ttlMs, steps.length];
+        const args: (string | number)[] = [ttlMs, ttlMs + refresh.intervalMs, now - ttlMs, steps.length];
+        const refreshed: string[] = [];
+        const due = (index: string | undefined): string => {
+          if (index === undefined || !refresh.due(index, now)) return '0';
+          refreshed.push(index);
+          return '1';
+        };
         for (const step of steps) {
           if (step.kind === 'del') {
             keys.push(step.key);
@@ -142,10 +155,17 @@ export class RedisMessageWrites {
           }
           keys.push(...step.keys);
           const mapped = step.keys.length === 5 ? '1' : '';
-          if (step.kind === 'insert') args.push('i', mapped, step.json, step.score, step.id, step.payloadKey, step.payload, step.unlessKnown ? '1' : '');
-          else args.push('c', mapped, step.expected, step.json, step.id, step.score, step.chatChanged ? '1' : '');
+          const indexes = due(step.keys[1]) + due(step.keys[2]) + due(step.keys[3]);
+          if (step.kind === 'insert') args.push('i', mapped, indexes, step.json, step.score, step.id, step.payloadKey, step.payload, step.unlessKnown ? '1' : '');
+          else args.push('c', mapped, indexes, step.expected, step.json, step.id, step.score, step.chatChanged ? '1' : '');
         }
-        return WRITE_MANY.run(redis, keys, args);
+        try {
+          return await WRITE_MANY.run(redis, keys, args);
+        } catch (error) {
+          // Not refreshed after all: the next write of these indexes does it.
+          for (const index of refreshed) refresh.forget(index);
+          throw error;
+        }
       },
       settle: (step, result) => {
         if (result === 1 || result === 0 || result === -1) return result;
