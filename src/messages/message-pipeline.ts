@@ -113,8 +113,14 @@ export class MessagePipeline {
     }
   }
 
-  /** The record of one of our sends (or another stored message), once the worker has recorded its WhatsApp id. */
+  /**
+   * The record of one of our sends (or another stored message), once the worker has recorded its
+   * WhatsApp id. A send the tracker remembers is recorded already: its events need not wait for the
+   * session's next send, in flight meanwhile (with many sends queued, there nearly always is one).
+   */
   private async ours(sessionId: string, waMessageId: string): Promise<MessageRecord | null> {
+    const known = this.deps.tracker.recall(sessionId, waMessageId);
+    if (known) return known;
     await this.deps.tracker.settled(sessionId, SEND_SETTLE_WAIT_MS);
     return this.deps.tracker.recall(sessionId, waMessageId) ?? this.deps.store.findByWaMessageId(sessionId, waMessageId);
   }

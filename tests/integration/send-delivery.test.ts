@@ -140,4 +140,22 @@ describe.each(STORAGE_MODES)('send delivery (%s)', (mode) => {
     await app.app.gateway.pipeline.idle();
     expect(await getMessage(app, 'sales', record.id)).toMatchObject({ status: 'failed', waMessageId: waId, error: { code: 'ACK_ERROR' } });
   });
+
+  it('applies an ack of a recorded send at once, while the session’s next send is still in the engine', async () => {
+    const app = await start();
+    await readySession(app, 'sales');
+    simulator(app, 'sales').setFaults({ autoAck: false });
+    const first = await accepted(app, 'sales', text(1));
+    await h.log.status(first.id, 'sent');
+    const waId = await eventually(async () => (await getMessage(app, 'sales', first.id)).waMessageId);
+    // The next send stays in the engine for 30 s; the first one's ack must not wait for it.
+    simulator(app, 'sales').setFaults({ sendLatencyMs: 30_000 });
+    const second = await accepted(app, 'sales', text(2));
+    await eventually(async () => (sends.length === 1 && (await getMessage(app, 'sales', second.id)).attempts === 1 ? true : null));
+    expect(simulator(app, 'sales').ack(waId, 2)).toBe(true);
+    await h.log.status(first.id, 'delivered', 5_000);
+    expect((await getMessage(app, 'sales', second.id)).status).toBe('queued');
+    // Stopping the session ends the send held in the engine (the app then closes without waiting for it).
+    await app.app.gateway.sessions.stop('sales');
+  });
 });

@@ -155,7 +155,10 @@ export class RedisMessageWrites {
           }
           keys.push(...step.keys);
           const mapped = step.keys.length === 5 ? '1' : '';
-          const indexes = due(step.keys[1]) + due(step.keys[2]) + due(step.keys[3]);
+          // Two lookups, not three: the session's index of all records is refreshed with each of its
+          // two direction indexes (every record is in both), so it is never refreshed less often than they are.
+          const byDirection = due(step.keys[3]);
+          const indexes = byDirection + due(step.keys[2]) + byDirection;
           if (step.kind === 'insert') args.push('i', mapped, indexes, step.json, step.score, step.id, step.payloadKey, step.payload, step.unlessKnown ? '1' : '');
           else args.push('c', mapped, indexes, step.expected, step.json, step.id, step.score, step.chatChanged ? '1' : '');
         }
