@@ -2,7 +2,7 @@
  * Benchmark P2 (issue #4 "Measure") — sends end to end, accepted → engine send, across 100
  * simulator sessions in Redis mode with pacing off, against bare BullMQ add → process in the same run.
  *
- * One real redis-server serves the three servers, each a process of its own with its own key
+ * One real redis-server serves the four servers, each a process of its own with its own key
  * prefix, all started up front and measured in turn:
  * - gateway: the real app (tsx), 100 ready simulator sessions (so 100 BullMQ lanes, one Worker
  *   with concurrency 1 each), SEND_MIN_INTERVAL_MS=0, SEND_JITTER_MS=0, simulator acks after
@@ -15,7 +15,12 @@
  * - durable: the bare layout plus the least the issue asks of every design — a record stored before
  *   the 202 (SET + history ZADD, one Lua script), jobs carrying the id only, the processor reading
  *   the record for the text and writing it back `sent`. durable/bare is the ceiling of the
- *   goal's ratio for a design that keeps records (no events, acks or idempotency in it).
+ *   goal's ratio for a design that keeps records (no events, acks or idempotency in it);
+ * - contract: the durable minimum plus the rest of the contract's own work per send, as lean as we
+ *   could write it (bench/fixtures/contract-minimum.ts): the attempt recorded before the engine
+ *   call, three acks after 5/10/15 ms, five record writes and seven events (`message.status` ×4,
+ *   `message_ack` ×3) appended with their seq. contract/bare is what the contract's work costs any
+ *   design; gateway/contract is the gateway's own overhead.
  * The load generator is a third process (undici, 50 connections, each owning 2 sessions, so that a
  * session never has two requests in flight and the order it sent them is the order they were
  * accepted). "Accepted" is when the server wrote the 202; "sent" when the engine's send() was
@@ -141,19 +146,25 @@ export async function runSendE2e(options: SendE2eOptions = {}): Promise<BenchRes
     redisServer = await startRedis();
     observer = await connectRedis(redisServer.url);
     const run = randomBytes(3).toString('hex');
-    console.log(`  send-e2e: starting redis-server, gateway (${SESSIONS} ready simulator sessions), bare BullMQ and durable minimum (${SESSIONS} queues + workers each)…`);
-    const [bare, durable, gateway] = await Promise.all([
+    console.log(`  send-e2e: starting redis-server, gateway (${SESSIONS} ready simulator sessions), bare BullMQ, durable minimum and contract minimum (${SESSIONS} queues + workers each)…`);
+    const [bare, durable, contract, gateway] = await Promise.all([
       startSendServer({ kind: 'bare', sessions: SESSIONS, workers: true, redisUrl: redisServer.url, prefix: `bare${run}` }),
       startSendServer({ kind: 'durable', sessions: SESSIONS, workers: true, redisUrl: redisServer.url, prefix: `dur${run}` }),
+      startSendServer({ kind: 'contract', sessions: SESSIONS, workers: true, redisUrl: redisServer.url, prefix: `con${run}` }),
       startSendServer({ kind: 'gateway', sessions: SESSIONS, workers: true, redisUrl: redisServer.url, prefix: `gw${run}` }),
     ]);
-    servers.push(bare, durable, gateway);
-    const byKind = { bare, durable, gateway };
+    servers.push(bare, durable, contract, gateway);
+    const byKind = { bare, durable, contract, gateway };
     const redis = observer;
-    // Each run starts with another server: bare, durable, gateway; durable, gateway, bare; …
-    const kinds: ServerKind[] = ['bare', 'durable', 'gateway'];
+    // Each run starts with another server: bare, durable, contract, gateway; durable, contract, gateway, bare; …
+    const kinds: ServerKind[] = ['bare', 'durable', 'contract', 'gateway'];
     const order = (i: number): ServerKind[] => kinds.map((_, k) => kinds[(i + k) % kinds.length] ?? 'bare');
-    const partial: Record<ServerKind, Partial<KindResult>> = { bare: { kind: 'bare', bursts: [] }, durable: { kind: 'durable', bursts: [] }, gateway: { kind: 'gateway', bursts: [] } };
+    const partial: Record<ServerKind, Partial<KindResult>> = {
+      bare: { kind: 'bare', bursts: [] },
+      durable: { kind: 'durable', bursts: [] },
+      contract: { kind: 'contract', bursts: [] },
+      gateway: { kind: 'gateway', bursts: [] },
+    };
 
     console.log(`  send-e2e: warm-up (${warmupCount} sends each)`);
     for (const kind of order(0)) partial[kind].warmup = await measured(byKind[kind], redis, spec(byKind[kind], 'warm-up', { mode: 'closed', count: warmupCount, maxMs: 30_000 }));
@@ -177,7 +188,7 @@ export async function runSendE2e(options: SendE2eOptions = {}): Promise<BenchRes
       if (!warmup || !bursts || !fixed || !count || !totals) throw new Error(`${kind}: a phase's results are missing`);
       return { kind, warmup, bursts, fixed, count, totals };
     };
-    return report(complete('gateway'), complete('bare'), complete('durable'), performance.now() - started, { runs, burstCount, fixedRate, fixedSeconds, warmupCount });
+    return report(complete('gateway'), complete('bare'), complete('durable'), complete('contract'), performance.now() - started, { runs, burstCount, fixedRate, fixedSeconds, warmupCount });
   } finally {
     await Promise.allSettled(servers.map((s) => s.stop()));
     await observer?.quit().catch(() => undefined);
@@ -230,11 +241,12 @@ function view(k: KindResult): Record<string, unknown> {
   };
 }
 
-function report(g: KindResult, b: KindResult, d: KindResult, durationMs: number, settings: Record<string, number>): BenchResult {
+function report(g: KindResult, b: KindResult, d: KindResult, c: KindResult, durationMs: number, settings: Record<string, number>): BenchResult {
   const thr = (k: KindResult): number[] => k.bursts.map((x) => x.summary.e2eThroughput);
   const us = (values: number[]): number[] => values.map((v) => 1e6 / v);
   const gUs = us(thr(g));
   const dUs = us(thr(d));
+  const cUs = us(thr(c));
   const bareUs = median(us(thr(b)));
   // Same-run ratios, burst by burst (the servers of one run were measured back to back).
   const perRun = (x: KindResult, y: KindResult): number[] => x.bursts.map((m, i) => m.summary.e2eThroughput / (y.bursts[i]?.summary.e2eThroughput ?? Number.NaN));
@@ -261,11 +273,21 @@ function report(g: KindResult, b: KindResult, d: KindResult, durationMs: number,
       runs: dUs.length,
     }),
     row({
+      metric: `  contract minimum (durable + the attempt recorded, 3 acks, 5 record writes and 7 events per send, lean): µs per message — what the contract's own work costs`,
+      unit: 'µs',
+      value: round(median(cUs), 1),
+      baseline: round(bareUs, 1),
+      baselineLabel: `bare; contract ${round(median(thr(c)), 0)} msg/s = ${round(median(perRun(c, b)), 2)}× bare (runs ${perRun(c, b).map((r) => round(r, 2)).join(', ')}); gateway = ${round(median(perRun(g, c)), 2)}× contract`,
+      goal: null,
+      spread: [round(min(cUs), 1), round(max(cUs), 1)],
+      runs: cUs.length,
+    }),
+    row({
       metric: `per-session order violations, all phases (${g.totals.sent} sends)`,
       unit: '',
       value: g.totals.violations,
       baseline: b.totals.violations,
-      baselineLabel: `bare, ${b.totals.sent} sends; durable ${d.totals.violations} of ${d.totals.sent}`,
+      baselineLabel: `bare, ${b.totals.sent} sends; durable ${d.totals.violations} of ${d.totals.sent}; contract ${c.totals.violations} of ${c.totals.sent}`,
       goal: 0,
       spread: [g.totals.violations, g.totals.violations],
       runs: 1,
@@ -299,12 +321,16 @@ function report(g: KindResult, b: KindResult, d: KindResult, durationMs: number,
       gateway: view(g),
       bare: view(b),
       durable: view(d),
+      contract: view(c),
       ratios: {
         e2eThroughput: round(median(thr(g)) / median(thr(b)), 3),
         e2eThroughputPerRun: perRun(g, b).map((r) => round(r, 3)),
         durableE2eThroughput: round(median(thr(d)) / median(thr(b)), 3),
         durableE2eThroughputPerRun: perRun(d, b).map((r) => round(r, 3)),
         gatewayToDurablePerRun: perRun(g, d).map((r) => round(r, 3)),
+        contractE2eThroughput: round(median(thr(c)) / median(thr(b)), 3),
+        contractE2eThroughputPerRun: perRun(c, b).map((r) => round(r, 3)),
+        gatewayToContractPerRun: perRun(g, c).map((r) => round(r, 3)),
       },
     },
     durationMs,

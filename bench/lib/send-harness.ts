@@ -74,7 +74,7 @@ export const Summary = z.object({
 });
 export type Summary = z.infer<typeof Summary>;
 
-export type ServerKind = 'gateway' | 'bare' | 'durable';
+export type ServerKind = 'gateway' | 'bare' | 'durable' | 'contract';
 
 export interface SendServer {
   readonly kind: ServerKind;

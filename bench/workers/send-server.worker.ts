@@ -1,5 +1,5 @@
 /**
- * The server under test of the send benchmarks (`node --import tsx`), one of three kinds:
+ * The server under test of the send benchmarks (`node --import tsx`), one of four kinds:
  *
  *   send-server.worker.ts '{"mode":"gateway","sessions":10,"workers":true}'
  *     The real gateway: buildApp(loadConfig(env)) in Redis mode (REDIS_URL/REDIS_PREFIX and the
@@ -18,6 +18,10 @@
  *     history index), the job carrying its id only, the 202 carrying the stored record; its
  *     processor reads the record for the text and writes it back `sent`. No auth, validation,
  *     events, acks, idempotency or retries: what bare → durable costs, every design pays.
+ *   send-server.worker.ts '{"mode":"contract","sessions":10,"workers":true}'
+ *     The contract minimum: the durable server's layout plus the rest of the contract's own work
+ *     per send — the attempt recorded before the "engine send", three acks, five record writes and
+ *     seven events with their seq (bench/fixtures/contract-minimum.ts).
  *
  * All answer 202 and record, in an onResponse hook, when each send was accepted; "sent" is when the
  * engine's send() was called (gateway) or the processor ran (bare). The text of every send ends
@@ -26,7 +30,8 @@
  * A second HTTP server on another loopback port (the control port) serves the benchmark:
  *   GET  /stats                 counters, process CPU (total and kernel), event-loop utilisation, RSS
  *   POST /drain?timeoutMs=      waits until every accepted send was sent (gateway: and its acks
- *                               were stored); bare without workers: deletes the waiting jobs
+ *                               were stored; contract: its acks written); bare without workers:
+ *                               deletes the waiting jobs
  *   GET  /summary?fromAccept=&fromSend=
  *                               accept → send latency and end-to-end rate of one phase's sends
  *   POST /pending?n=            gateway: n more sessions, left waiting for their QR scan (sends to
@@ -45,13 +50,14 @@ import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import type { EngineContext, EngineDriver, OutboundContent, SendOptions, SendResult } from '../../src/engines/engine.js';
 import { SimulatorEngine, type SimulatorOptions } from '../../src/engines/simulator/simulator-engine.js';
+import { openContractMinimum } from '../fixtures/contract-minimum.js';
 import { BENCH_API_KEY } from '../lib/gateway-env.js';
 import { percentiles, seqOf } from '../lib/load.js';
 import { READY_MARKER } from '../lib/send-harness.js';
 import { mapConcurrent, sleep } from '../lib/stats.js';
 
 const ServerSpec = z.object({
-  mode: z.enum(['gateway', 'bare', 'durable']),
+  mode: z.enum(['gateway', 'bare', 'durable', 'contract']),
   sessions: z.number().int().positive(),
   workers: z.boolean(),
 });
@@ -246,11 +252,17 @@ async function bare(spec: ServerSpec): Promise<Target> {
   };
 
   const records = spec.mode === 'durable' ? await durableRecords(producer, name) : null;
+  const contract = spec.mode === 'contract' ? await openContractMinimum(url, name, (error) => console.error(error)) : null;
   const app = Fastify({ logger: false });
   app.post<{ Params: { id: string }; Body: { text?: string } }>(SEND_ROUTE, async (request, reply) => {
     const sessionId = request.params.id;
     const messageId = `msg_${randomBytes(12).toString('hex')}`;
     const text = request.body.text ?? '';
+    if (contract) {
+      const json = await contract.insert(sessionId, messageId, text);
+      await queueOf(sessionId).add('send', { sessionId, messageId }, { jobId: messageId });
+      return reply.code(202).type('application/json').send(json);
+    }
     if (!records) {
       await queueOf(sessionId).add('send', { sessionId, messageId, text }, { jobId: messageId });
       return reply.code(202).send({ id: messageId });
@@ -268,6 +280,13 @@ async function bare(spec: ServerSpec): Promise<Target> {
       const worker = new Worker<{ sessionId: string; messageId: string; text: string }>(
         `send-${sessionId}`,
         async (job) => {
+          if (contract) {
+            const begun = await contract.begin(job.data.messageId);
+            if (begun === null) return;
+            recordSend(begun.sessionId, begun.content.text);
+            await contract.sent(begun);
+            return;
+          }
           if (!records) {
             recordSend(job.data.sessionId, job.data.text);
             return;
@@ -293,7 +312,10 @@ async function bare(spec: ServerSpec): Promise<Target> {
       const backlog = counters.accepted - counters.sent - counters.dropped;
       if (spec.workers) {
         const drained = await waitUntil(() => counters.sent >= counters.accepted, timeoutMs);
-        return { drained, backlog, sentMs: now() - started, waitedMs: now() - started };
+        const sentMs = now() - started;
+        // contract: its acks are written 5/10/15 ms after each send, as the gateway's simulator acks are stored.
+        if (contract) await waitUntil(() => contract.outstanding === 0, timeoutMs);
+        return { drained, backlog, sentMs, waitedMs: now() - started };
       }
       // No workers: the jobs would wait forever; delete them so that every phase starts from empty queues.
       await Promise.all([...queues.values()].map((q) => q.drain(true)));
@@ -310,6 +332,7 @@ async function bare(spec: ServerSpec): Promise<Target> {
       await app.close();
       await Promise.allSettled(workers.map((w) => w.close()));
       await Promise.allSettled([...queues.values()].map((q) => q.close()));
+      await contract?.close();
       await producer.quit().catch(() => undefined);
       await workerConnection.quit().catch(() => undefined);
       producer.disconnect();
