@@ -16,11 +16,11 @@
  *   the 202 (SET + history ZADD, one Lua script), jobs carrying the id only, the processor reading
  *   the record for the text and writing it back `sent`. durable/bare is the ceiling of the
  *   goal's ratio for a design that keeps records (no events, acks or idempotency in it);
- * - contract: the durable minimum plus the rest of the contract's own work per send, as lean as we
- *   could write it (bench/fixtures/contract-minimum.ts): the attempt recorded before the engine
+ * - contract: the durable minimum plus the rest of the contract's own work per send, the leanest
+ *   way we could write it (bench/fixtures/contract-minimum.ts): the attempt recorded before the engine
  *   call, three acks after 5/10/15 ms, five record writes and seven events (`message.status` ×4,
- *   `message_ack` ×3) appended with their seq. contract/bare is what the contract's work costs any
- *   design; gateway/contract is the gateway's own overhead.
+ *   `message_ack` ×3) appended with their seq. contract/bare is the cost of the contract's work for
+ *   every design; gateway/contract is the gateway's own overhead.
  * The load generator is a third process (undici, 50 connections, each owning 2 sessions, so that a
  * session never has two requests in flight and the order it sent them is the order they were
  * accepted). "Accepted" is when the server wrote the 202; "sent" when the engine's send() was

@@ -313,7 +313,7 @@ async function bare(spec: ServerSpec): Promise<Target> {
       if (spec.workers) {
         const drained = await waitUntil(() => counters.sent >= counters.accepted, timeoutMs);
         const sentMs = now() - started;
-        // contract: its acks are written 5/10/15 ms after each send, as the gateway's simulator acks are stored.
+        // contract: its acks are written 5/10/15 ms after each send (the gateway's simulator acks are stored likewise).
         if (contract) await waitUntil(() => contract.outstanding === 0, timeoutMs);
         return { drained, backlog, sentMs, waitedMs: now() - started };
       }

@@ -73,7 +73,7 @@ describe('redis event log keys', () => {
   const { log, redis, prefix } = openRedisLog(undefined, { retentionMs: 60_000, maxPerSession: 100 });
   afterAll(() => log.close());
 
-  it('stores a stream per session with entry ids <seq>-0, the retention (+ the refresh interval) as its TTL, and a counter without TTL', async () => {
+  it('stores a stream per session with entry ids <seq>-0, a TTL of the retention (+ the refresh interval), and a counter without TTL', async () => {
     await log.append(gatewayEvent({ sessionId: 'keys' }));
     await log.append(gatewayEvent({ sessionId: 'keys' }));
     const entries = await redis.xrange(`${prefix}:events:keys`, '-', '+');

@@ -35,7 +35,17 @@ describe('RefreshSchedule', () => {
     expect(schedule.due('k0', 3)).toBe(true);
   });
 
-  it('uses a tenth of the TTL as the interval, at most a minute', () => {
+  it('a round flags what one script refreshes, once per key, and undoes its keys when the script fails', () => {
+    const schedule = new RefreshSchedule(60_000);
+    expect(schedule.due('known', 0)).toBe(true);
+    const round = schedule.round(10);
+    expect([round.flag('a'), round.flag('a'), round.flag('known'), round.flag(undefined), round.flag('b')]).toEqual(['1', '0', '0', '0', '1']);
+    round.undo();
+    const next = schedule.round(20);
+    expect([next.flag('a'), next.flag('b'), next.flag('known')]).toEqual(['1', '1', '0']);
+  });
+
+  it('refreshes every tenth of the TTL, at most every minute', () => {
     expect(refreshIntervalMs(30 * 24 * 3_600_000)).toBe(60_000);
     expect(refreshIntervalMs(60_000)).toBe(6_000);
     expect(refreshIntervalMs(5)).toBe(1);

@@ -155,25 +155,19 @@ export class RedisEventLog implements EventLog {
       schedule: (flush) => process.nextTick(flush),
       send: async (blocks) => {
         const now = Date.now();
-        const refreshed: string[] = [];
-        const due = (key: string): string => {
-          if (!this.refresh.due(key, now)) return '';
-          refreshed.push(key);
-          return '1';
-        };
+        const round = this.refresh.round(now);
         const keys = [this.indexKey()];
-        const args: (string | number)[] = [this.maxPerSession, this.retentionMs + this.refresh.intervalMs, now, blocks.length, due(this.indexKey())];
+        const args: (string | number)[] = [this.maxPerSession, this.retentionMs + this.refresh.intervalMs, now, blocks.length, round.flag(this.indexKey())];
         for (const block of blocks) {
           const stream = this.streamKey(block.sessionId);
           keys.push(this.seqKey(block.sessionId), stream);
-          args.push(block.sessionId, due(stream), block.envelopes.length);
+          args.push(block.sessionId, round.flag(stream), block.envelopes.length);
           block.occurredAt.forEach((at, i) => args.push(block.halves[i * 2] ?? '', block.halves[i * 2 + 1] ?? '', at));
         }
         try {
           return await APPEND.run(this.redis, keys, args);
         } catch (error) {
-          // Not refreshed after all: the next append does it.
-          for (const key of refreshed) this.refresh.forget(key);
+          round.undo();
           throw error;
         }
       },

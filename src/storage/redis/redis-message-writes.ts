@@ -141,12 +141,7 @@ export class RedisMessageWrites {
         const now = Date.now();
         const keys: string[] = [];
         const args: (string | number)[] = [ttlMs, ttlMs + refresh.intervalMs, now - ttlMs, steps.length];
-        const refreshed: string[] = [];
-        const due = (index: string | undefined): string => {
-          if (index === undefined || !refresh.due(index, now)) return '0';
-          refreshed.push(index);
-          return '1';
-        };
+        const round = refresh.round(now);
         for (const step of steps) {
           if (step.kind === 'del') {
             keys.push(step.key);
@@ -157,16 +152,15 @@ export class RedisMessageWrites {
           const mapped = step.keys.length === 5 ? '1' : '';
           // Two lookups, not three: the session's index of all records is refreshed with each of its
           // two direction indexes (every record is in both), so it is never refreshed less often than they are.
-          const byDirection = due(step.keys[3]);
-          const indexes = byDirection + due(step.keys[2]) + byDirection;
+          const byDirection = round.flag(step.keys[3]);
+          const indexes = byDirection + round.flag(step.keys[2]) + byDirection;
           if (step.kind === 'insert') args.push('i', mapped, indexes, step.json, step.score, step.id, step.payloadKey, step.payload, step.unlessKnown ? '1' : '');
           else args.push('c', mapped, indexes, step.expected, step.json, step.id, step.score, step.chatChanged ? '1' : '');
         }
         try {
           return await WRITE_MANY.run(redis, keys, args);
         } catch (error) {
-          // Not refreshed after all: the next write of these indexes does it.
-          for (const index of refreshed) refresh.forget(index);
+          round.undo();
           throw error;
         }
       },

@@ -24,7 +24,7 @@ export class RefreshSchedule {
 
   constructor(readonly intervalMs: number) {}
 
-  /** True when `key` was not refreshed in the last interval; it then counts as refreshed at `now`. */
+  /** True when `key` was not refreshed in the last interval; it is then noted refreshed at `now`. */
   due(key: string, now: number): boolean {
     const at = this.refreshed.get(key);
     if (at !== undefined && now - at < this.intervalMs) return false;
@@ -43,5 +43,32 @@ export class RefreshSchedule {
   /** The next write of every key that starts with `prefix` refreshes it (a session deleted). */
   forgetPrefix(prefix: string): void {
     for (const key of this.refreshed.keys()) if (key.startsWith(prefix)) this.refreshed.delete(key);
+  }
+
+  /** The refreshes of one script, decided at `now`. */
+  round(now: number): RefreshRound {
+    return new RefreshRound(this, now);
+  }
+}
+
+/** The keys one script refreshes: noted refreshed as they are asked for, forgotten again if the script fails. */
+export class RefreshRound {
+  private readonly keys: string[] = [];
+
+  constructor(
+    private readonly schedule: RefreshSchedule,
+    private readonly now: number,
+  ) {}
+
+  /** '1' when `key` is due (the script refreshes it), else '0'. */
+  flag(key: string | undefined): '1' | '0' {
+    if (key === undefined || !this.schedule.due(key, this.now)) return '0';
+    this.keys.push(key);
+    return '1';
+  }
+
+  /** The script failed: the next write of its keys refreshes them. */
+  undo(): void {
+    for (const key of this.keys) this.schedule.forget(key);
   }
 }
