@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, inject, it, vi } from 'vitest';
 import { MemoryMessageStore } from '../../src/storage/memory/memory-message-store.js';
 import { RedisMessageStore } from '../../src/storage/redis/redis-message-store.js';
 import { RefreshSchedule, refreshIntervalMs } from '../../src/storage/redis/refresh-schedule.js';
@@ -186,6 +186,25 @@ describe('redis message store keys', () => {
     expect(outcome.changed).toBe(true);
     expect(outcome.record?.status).toBe('delivered');
     expect(outcome.record?.waMessageId).toBe('true_stale');
+    expect((await store.get(record.id))?.status).toBe('delivered');
+  });
+
+  it('serialises a record once per update when the caller holds what the store last read or wrote', async () => {
+    const record = messageRecord({ sessionId: 'held', createdAt: iso(Date.now()) });
+    await store.insert(record, '{"body":"held"}');
+    const read = (await store.getWithPayload(record.id))?.record;
+    if (!read) throw new Error('not stored');
+    const stringify = vi.spyOn(JSON, 'stringify');
+    try {
+      const sent = await store.updateStatus(record.id, { status: 'sent', at: iso(Date.now()), waMessageId: 'true_held' }, read);
+      if (!sent.record) throw new Error('not updated');
+      const delivered = await store.updateStatus(record.id, { status: 'delivered', at: iso(Date.now()) }, sent.record);
+      expect(delivered.record?.status).toBe('delivered');
+      // The new JSON of each update only: the held records' hashes were kept from the read and the write.
+      expect(stringify).toHaveBeenCalledTimes(2);
+    } finally {
+      stringify.mockRestore();
+    }
     expect((await store.get(record.id))?.status).toBe('delivered');
   });
 

@@ -62,6 +62,8 @@ return { done, lastScore, lastId, unpack(out) }`);
 
 const SCAN_BUDGET = 1_000;
 
+const sha1 = (json: string): string => hash('sha1', json, 'hex');
+
 /**
  * Message records in Redis. Each record is a JSON string `<prefix>:msg:<id>` with TTL
  * `MESSAGE_TTL`, refreshed on every update. Per session, three sorted sets scored by createdAt
@@ -81,6 +83,11 @@ const SCAN_BUDGET = 1_000;
  */
 export class RedisMessageStore implements MessageStore {
   private readonly writes: RedisMessageWrites;
+  /**
+   * SHA1 of the stored JSON a record object was read as or written as: a compare-and-set against a
+   * record the caller holds then needs no JSON of it. Weak: an entry goes with its record.
+   */
+  private readonly storedSha = new WeakMap<MessageRecord, string>();
 
   /**
    * `refresh`: when the history indexes are given their TTL and trimmed; stores of one Redis
@@ -204,7 +211,11 @@ export class RedisMessageStore implements MessageStore {
 
   async getWithPayload(id: string): Promise<{ record: MessageRecord; payload: string | null } | null> {
     const [raw, payload] = await this.redis.mget(this.recordKey(id), this.payloadKey(id));
-    return raw ? { record: JSON.parse(raw) as MessageRecord, payload: payload ?? null } : null;
+    if (!raw) return null;
+    // Read to be changed (the send worker's next step is a compare-and-set against it).
+    const record = JSON.parse(raw) as MessageRecord;
+    this.storedSha.set(record, sha1(raw));
+    return { record, payload: payload ?? null };
   }
 
   async dropPayload(id: string): Promise<void> {
@@ -226,7 +237,8 @@ export class RedisMessageStore implements MessageStore {
   /** Read → change → compare-and-set, retried when another writer got there first. */
   private async mutate<T>(id: string, change: (record: MessageRecord) => { record: MessageRecord; write: boolean; result: T }, missing: T, current?: MessageRecord): Promise<T> {
     // A held record stands for what was read, first (changes return new records, never change
-    // theirs in place); the stored bytes are JSON.stringify of plain data, so it re-serialises to them.
+    // theirs in place); the stored bytes are JSON.stringify of plain data, so it re-serialises to
+    // them — or its SHA1 is known from when this store read or wrote it.
     let held = current ?? null;
     for (let attempt = 0; attempt < 50; attempt++) {
       const raw = held === null ? await this.redis.get(this.recordKey(id)) : null;
@@ -236,17 +248,23 @@ export class RedisMessageStore implements MessageStore {
       const chatBefore = before.chatId;
       const outcome = change(before);
       if (!outcome.write) return outcome.result;
-      const keys = this.keysOf(outcome.record);
-      const expected = hash('sha1', raw ?? JSON.stringify(before), 'hex');
+      const expected = raw !== null ? sha1(raw) : (this.storedSha.get(before) ?? sha1(JSON.stringify(before)));
+      const json = JSON.stringify(outcome.record);
+      const chatChanged = outcome.record.chatId !== chatBefore;
       const written = await this.writes.compareAndSet({
-        keys,
+        keys: this.keysOf(outcome.record),
         expected,
-        json: JSON.stringify(outcome.record),
+        json,
         id,
-        score: Date.parse(outcome.record.createdAt),
-        chatChanged: outcome.record.chatId !== chatBefore,
+        // Only a chat move re-adds the id to the indexes (score: createdAt).
+        score: chatChanged ? Date.parse(outcome.record.createdAt) : 0,
+        chatChanged,
       });
-      if (written === 1) return outcome.result;
+      if (written === 1) {
+        // The next move of this record (an ack, the send's outcome) holds what was written now.
+        this.storedSha.set(outcome.record, sha1(json));
+        return outcome.result;
+      }
       if (written === -1) return missing;
     }
     throw new Error(`message ${id}: too many concurrent updates`);
