@@ -84,8 +84,8 @@ const sha1 = (json: string): string => hash('sha1', json, 'hex');
 export class RedisMessageStore implements MessageStore {
   private readonly writes: RedisMessageWrites;
   /**
-   * SHA1 of the stored JSON a record object was read as or written as: a compare-and-set against a
-   * record the caller holds then needs no JSON of it. Weak: an entry goes with its record.
+   * SHA1 of the stored JSON a record object was parsed from or serialised to: a compare-and-set
+   * against a record the caller holds then needs no JSON of it. Weak: an entry goes with its record.
    */
   private readonly storedSha = new WeakMap<MessageRecord, string>();
 
