@@ -96,7 +96,7 @@ export class RedisMessageStore implements MessageStore {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
-    private readonly ttlMs: number,
+    ttlMs: number,
     private readonly refresh = new RefreshSchedule(refreshIntervalMs(ttlMs)),
   ) {
     this.writes = new RedisMessageWrites(redis, ttlMs, refresh);
