@@ -188,6 +188,29 @@ describe('webhook fan-out', () => {
     expect(store.writes).toEqual([1, 6, 7]);
   });
 
+  it('moves the cursor past envelopes no target takes on the same schedule, and still fans out the next one a target takes', async () => {
+    const store = new CursorLog();
+    const { log, fanout, seqsQueued } = setup({ store, config: { appEvents: ['message.status'] } });
+    fanout.start(['s']);
+    await fanout.idle();
+    const started = Date.now();
+    log.append('s');
+    await fanout.idle();
+    expect(store.writes).toEqual([1]);
+    for (let i = 0; i < 4; i++) log.append('s');
+    await fanout.idle();
+    if (Date.now() - started < CURSOR_WRITE_INTERVAL_MS) expect(store.writes).toEqual([1]);
+    await vi.waitFor(() => expect(store.writes).toEqual([1, 5]), { timeout: 5_000, interval: 10 });
+    log.append('s', 'message.status');
+    log.append('s');
+    await fanout.idle();
+    expect(await seqsQueued('s')).toEqual([6]);
+    // Past the delivery offered (queued): the cursor reaches the last envelope, on close at the latest.
+    await fanout.close();
+    expect(store.writes).toEqual([1, 5, 7]);
+    expect(await store.getCursor('s')).toBe(7);
+  });
+
   it('keeps the stored cursor before a delivery being made from memory (no queue job) until it is made', async () => {
     const store = new CursorLog();
     const { log, fanout, queue, lanes } = setup({ store });
