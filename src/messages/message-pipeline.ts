@@ -11,6 +11,7 @@ import { publishMessageStatus } from './message-status-event.js';
 import { failQueued } from './send-attempt.js';
 import type { SendTracker } from './send-tracker.js';
 import { dropOldest } from '../bounded-map.js';
+import { SerialQueues } from '../serial-queues.js';
 
 /** How long an ack may wait for the worker to record the id of the send it belongs to. */
 const SEND_SETTLE_WAIT_MS = 10_000;
@@ -44,12 +45,13 @@ const STATUS_OF_ACK: Partial<Record<AckLevel, 'sent' | 'delivered' | 'read' | 'p
  * dropped and failed `SESSION_DELETED`. A store failure is logged; the contract event is published all the same.
  */
 export class MessagePipeline {
-  private readonly chains = new Map<string, Promise<void>>();
+  private readonly steps: SerialQueues;
   /** Inbound messages without media stored at their `message_create`, by session and WhatsApp id, for their `message` event. */
   private readonly earlyReceives = new Map<string, Promise<InboundMediaOutcome>>();
   private readonly offs: (() => void)[] = [];
 
   constructor(private readonly deps: MessagePipelineDeps) {
+    this.steps = new SerialQueues((sessionId, error) => deps.logger.error({ err: error, sessionId }, 'message pipeline step failed'));
     this.offs.push(deps.bus.tapEngine((sessionId, event) => this.enqueue(sessionId, () => this.onEngineEvent(sessionId, event, new Date()))));
     this.offs.push(
       deps.bus.subscribe((event: GatewayEvent) => {
@@ -60,7 +62,7 @@ export class MessagePipeline {
 
   /** Resolves when every event received so far has been handled (tests, shutdown). */
   async idle(): Promise<void> {
-    while (this.chains.size > 0) await Promise.all([...this.chains.values()]);
+    await this.steps.idle();
   }
 
   close(): void {
@@ -68,14 +70,7 @@ export class MessagePipeline {
   }
 
   private enqueue(sessionId: string, task: () => Promise<void>): void {
-    const previous = this.chains.get(sessionId) ?? Promise.resolve();
-    const next = previous
-      .then(task)
-      .catch((error: unknown) => this.deps.logger.error({ err: error, sessionId }, 'message pipeline step failed'))
-      .finally(() => {
-        if (this.chains.get(sessionId) === next) this.chains.delete(sessionId);
-      });
-    this.chains.set(sessionId, next);
+    this.steps.push(sessionId, task);
   }
 
   private async onEngineEvent(sessionId: string, event: EngineEvent, seenAt: Date): Promise<void> {
@@ -254,7 +249,7 @@ export class MessagePipeline {
 
   private async onSessionDeleted(sessionId: string): Promise<void> {
     this.deps.tracker.forgetSession(sessionId);
-    // In the session's chain: media of messages received before the deletion is already stored.
+    // Among the session's steps: media of messages received before the deletion is already stored.
     await this.deps.media.removeSession(sessionId).catch((error: unknown) => this.deps.logger.error({ err: error, sessionId }, 'removing the media of a deleted session failed'));
     await this.deps.queue.removeSession(sessionId);
     const at = new Date().toISOString();

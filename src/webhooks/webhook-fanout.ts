@@ -1,5 +1,6 @@
 import type { EnvelopeSource, EventEnvelope } from '../events/event-envelope.js';
 import type { Logger } from '../logger.js';
+import { SerialQueues } from '../serial-queues.js';
 import type { DeliveryStore } from '../storage/delivery-store.js';
 import type { DeliveryLanes } from './direct-first-lanes.js';
 import { DELIVERY_JOB_SEPARATOR, deliveryJobId, eventDeliveryId, newDelivery, type DeliveryRecord } from './delivery.js';
@@ -51,7 +52,8 @@ export interface FanoutDeps {
  * A session that never had a cursor starts with the live stream (history is not sent).
  */
 export class WebhookFanout {
-  private readonly chains = new Map<string, Promise<void>>();
+  /** Per session, its fan-outs, catch-ups and cursor writes, one at a time. */
+  private readonly tasks: SerialQueues;
   /** Last seq fanned out per session (mirrors the stored cursor once loaded). */
   private readonly cursors = new Map<string, number | null>();
   /** The cursor the store holds per session, as far as this instance wrote or read it. */
@@ -63,8 +65,6 @@ export class WebhookFanout {
    * neither made nor queued), with how many such jobs start there: the stored cursor stays before them.
    */
   private readonly unsettled = new Map<string, Map<number, number>>();
-  /** Tasks chained per session and not finished (the running one included). */
-  private readonly queuedTasks = new Map<string, number>();
   /** When the stored cursor was last written, per session (Date.now()). */
   private readonly cursorWrittenAt = new Map<string, number>();
   /** Cursor writes scheduled for later (see CURSOR_WRITE_INTERVAL_MS), per session. */
@@ -76,6 +76,8 @@ export class WebhookFanout {
   private closed = false;
 
   constructor(private readonly deps: FanoutDeps) {
+    // Tasks report their own failures (see `run`); anything else reaching here is a bug, logged.
+    this.tasks = new SerialQueues((sessionId, error) => deps.logger.error({ err: error, sessionId }, 'webhook fan-out task failed'));
     this.unsubscribe = deps.source.onEnvelope((envelope) => this.onEnvelope(envelope));
   }
 
@@ -91,7 +93,7 @@ export class WebhookFanout {
 
   /** Resolves when every envelope taken so far is fanned out (tests). */
   async idle(): Promise<void> {
-    while (this.chains.size > 0) await Promise.all([...this.chains.values()]);
+    await this.tasks.idle();
   }
 
   async close(): Promise<void> {
@@ -117,14 +119,14 @@ export class WebhookFanout {
   /**
    * Does now, without a task, what the fan-out of an envelope no target takes would do — note it
    * fanned out and schedule the cursor write — when nothing else could happen: the session has no
-   * task chained and nothing stored to offer, its cursor is loaded and behind the envelope, and the
+   * task queued and nothing stored to offer, its cursor is loaded and behind the envelope, and the
    * stored cursor was written less than {@link CURSOR_WRITE_INTERVAL_MS} ago and less than
    * {@link CURSOR_WRITE_EVERY} envelopes back. Most envelopes when no webhook takes them: each task
-   * costs a chain of promises (measured: 15 KB allocated per message sent, docs/benchmarks.md §15).
+   * costs promises (measured: 15 KB allocated per message sent with no webhook, docs/benchmarks.md §15).
    */
   private passedAtOnce(envelope: EventEnvelope): boolean {
     const { sessionId, seq } = envelope;
-    if (this.chains.has(sessionId) || this.unqueued.has(sessionId)) return false;
+    if (this.tasks.busy(sessionId) || this.unqueued.has(sessionId)) return false;
     const cursor = this.cursors.get(sessionId);
     const stored = this.storedCursors.get(sessionId);
     if (cursor === undefined || cursor === null || stored === undefined || stored === null) return false;
@@ -138,19 +140,17 @@ export class WebhookFanout {
     return true;
   }
 
-  /** Chains `task` (the fan-out of envelope `seq`, or a catch-up) after the session's previous ones; a failure sends the session into recovery. */
+  /** Queues `task` (the fan-out of envelope `seq`, or a catch-up) after the session's previous ones; a failure sends the session into recovery. */
   private run(sessionId: string, task: () => Promise<void>, seq?: number): void {
-    const previous = this.chains.get(sessionId) ?? Promise.resolve();
-    this.queuedTasks.set(sessionId, (this.queuedTasks.get(sessionId) ?? 0) + 1);
-    const chain: Promise<void> = previous
+    this.tasks.push(sessionId, async () => {
       // A session that went into recovery meanwhile leaves its queued envelopes to the catch-up.
-      .then(() => (this.recovering.has(sessionId) ? undefined : task()))
-      .catch((error: unknown) => this.failed(sessionId, error, seq))
-      .finally(() => {
-        this.taskDone(sessionId);
-        if (this.chains.get(sessionId) === chain) this.chains.delete(sessionId);
-      });
-    this.chains.set(sessionId, chain);
+      if (this.recovering.has(sessionId)) return;
+      try {
+        await task();
+      } catch (error) {
+        this.failed(sessionId, error, seq);
+      }
+    });
   }
 
   /** `seq`: the envelope whose fan-out failed — where a session without a stored cursor resumes. */
@@ -173,14 +173,13 @@ export class WebhookFanout {
       if (!state || this.closed) return;
       state.timer = null;
       // Not through `run`'s recovering check: the catch-up is what ends the recovery.
-      const previous = this.chains.get(sessionId) ?? Promise.resolve();
-      const chain: Promise<void> = previous
-        .then(() => this.catchUp(sessionId, state.resumeAfter))
-        .catch((err: unknown) => this.failed(sessionId, err))
-        .finally(() => {
-          if (this.chains.get(sessionId) === chain) this.chains.delete(sessionId);
-        });
-      this.chains.set(sessionId, chain);
+      this.tasks.push(sessionId, async () => {
+        try {
+          await this.catchUp(sessionId, state.resumeAfter);
+        } catch (err) {
+          this.failed(sessionId, err);
+        }
+      });
     }, delay);
     timer.unref();
     this.recovering.set(sessionId, { attempt, timer, resumeAfter });
@@ -192,12 +191,6 @@ export class WebhookFanout {
     this.cursors.set(sessionId, stored);
     this.storedCursors.set(sessionId, stored);
     return stored;
-  }
-
-  private taskDone(sessionId: string): void {
-    const left = (this.queuedTasks.get(sessionId) ?? 1) - 1;
-    if (left > 0) this.queuedTasks.set(sessionId, left);
-    else this.queuedTasks.delete(sessionId);
   }
 
   /**
@@ -264,7 +257,7 @@ export class WebhookFanout {
     if (seqs.size === 0) this.unsettled.delete(sessionId);
   }
 
-  /** Writes the session's cursor in `delayMs`, in its chain (after the fan-outs before it); one pending write per session. */
+  /** Writes the session's cursor in `delayMs`, among its tasks (after the fan-outs before it); one pending write per session. */
   private scheduleCursorWrite(sessionId: string, delayMs: number): void {
     if (this.cursorTimers.has(sessionId)) return;
     const timer = setTimeout(() => {
@@ -307,7 +300,7 @@ export class WebhookFanout {
   /** `more`: the session's next envelope follows at once (default: another fan-out of it is queued). */
   private async fanOut(envelope: EventEnvelope, more?: boolean): Promise<void> {
     const { sessionId } = envelope;
-    const followed = more ?? (this.queuedTasks.get(sessionId) ?? 0) > 1;
+    const followed = more ?? this.tasks.waiting(sessionId) > 0;
     const cursor = await this.cursorOf(sessionId);
     if (cursor === null || envelope.seq > cursor) {
       const targets = this.deps.targets.matching(sessionId, envelope.event);

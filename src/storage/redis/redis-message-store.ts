@@ -1,4 +1,3 @@
-import { hash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { LuaScript } from './lua-script.js';
 import { RedisMessageWrites } from './redis-message-writes.js';
@@ -62,8 +61,6 @@ return { done, lastScore, lastId, unpack(out) }`);
 
 const SCAN_BUDGET = 1_000;
 
-const sha1 = (json: string): string => hash('sha1', json, 'hex');
-
 /**
  * Message records in Redis. Each record is a JSON string `<prefix>:msg:<id>` with TTL
  * `MESSAGE_TTL`, refreshed on every update. Per session, three sorted sets scored by createdAt
@@ -72,8 +69,8 @@ const sha1 = (json: string): string => hash('sha1', json, 'hex');
  * index outlives every record written to it); members whose record expired are removed when a
  * scan meets them, and members older than the retention are trimmed by inserts (when the index is
  * refreshed). `<prefix>:msgwa:<sessionId>:<waMessageId>` maps WhatsApp's id to ours, with the
- * record's TTL. Updates are read → apply the shared rules → compare-and-set of the JSON by its
- * SHA1 (refreshing the TTL of the record and its mapping; its indexes when due), retried on
+ * record's TTL. Updates are read → apply the shared rules → compare-and-set against the JSON read
+ * (refreshing the TTL of the record and its mapping; its indexes when due), retried on
  * a concurrent change: two round trips, one when the caller holds the record. The inserts,
  * compare-and-sets and payload deletes asked for in one turn of the event loop leave together in
  * one script at its end (`redis-message-writes.ts`).
@@ -84,10 +81,10 @@ const sha1 = (json: string): string => hash('sha1', json, 'hex');
 export class RedisMessageStore implements MessageStore {
   private readonly writes: RedisMessageWrites;
   /**
-   * SHA1 of the stored JSON a record object was parsed from or serialised to: a compare-and-set
-   * against a record the caller holds then needs no JSON of it. Weak: an entry goes with its record.
+   * The stored JSON a record object was parsed from or serialised to: a compare-and-set against a
+   * record the caller holds then needs no JSON of it. Weak: an entry goes with its record.
    */
-  private readonly storedSha = new WeakMap<MessageRecord, string>();
+  private readonly storedJson = new WeakMap<MessageRecord, string>();
 
   /**
    * `refresh`: when the history indexes are given their TTL and trimmed; stores of one Redis
@@ -214,7 +211,7 @@ export class RedisMessageStore implements MessageStore {
     if (!raw) return null;
     // Read to be changed (the send worker's next step is a compare-and-set against it).
     const record = JSON.parse(raw) as MessageRecord;
-    this.storedSha.set(record, sha1(raw));
+    this.storedJson.set(record, raw);
     return { record, payload: payload ?? null };
   }
 
@@ -238,7 +235,7 @@ export class RedisMessageStore implements MessageStore {
   private async mutate<T>(id: string, change: (record: MessageRecord) => { record: MessageRecord; write: boolean; result: T }, missing: T, current?: MessageRecord): Promise<T> {
     // A held record stands for what was read, first (changes return new records, never change
     // theirs in place); the stored bytes are JSON.stringify of plain data, so it re-serialises to
-    // them — or its SHA1 is known from when this store read or wrote it.
+    // them — or they are known from when this store read or wrote it.
     let held = current ?? null;
     for (let attempt = 0; attempt < 50; attempt++) {
       const raw = held === null ? await this.redis.get(this.recordKey(id)) : null;
@@ -248,7 +245,7 @@ export class RedisMessageStore implements MessageStore {
       const chatBefore = before.chatId;
       const outcome = change(before);
       if (!outcome.write) return outcome.result;
-      const expected = raw !== null ? sha1(raw) : (this.storedSha.get(before) ?? sha1(JSON.stringify(before)));
+      const expected = raw ?? this.storedJson.get(before) ?? JSON.stringify(before);
       const json = JSON.stringify(outcome.record);
       const chatChanged = outcome.record.chatId !== chatBefore;
       const written = await this.writes.compareAndSet({
@@ -262,7 +259,7 @@ export class RedisMessageStore implements MessageStore {
       });
       if (written === 1) {
         // The next move of this record (an ack, the send's outcome) holds what was written now.
-        this.storedSha.set(outcome.record, sha1(json));
+        this.storedJson.set(outcome.record, json);
         return outcome.result;
       }
       if (written === -1) return missing;

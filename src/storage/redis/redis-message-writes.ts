@@ -11,9 +11,9 @@ import { ScriptBatch } from './script-batch.js';
  *   '1' when it must not be inserted if its mapping exists; keys: record, its three indexes, [its
  *   WhatsApp id mapping]. SET NX PX of the JSON, ZADD to the indexes, SET of the mapping and of the
  *   payload. 1 inserted, 0 the id (or, unless-known, the mapping) exists.
- * - `c` compare-and-set — fields: has mapping, due, expected SHA1, JSON, id, score, '1' when the
- *   chat changed; keys: those of an insert. -1 the record is gone, 0 it changed meanwhile (its SHA1
- *   differs), else 1: the JSON is written with the TTL, the indexes re-add the id when the chat
+ * - `c` compare-and-set — fields: has mapping, due, expected JSON, JSON, id, score, '1' when the
+ *   chat changed; keys: those of an insert. -1 the record is gone, 0 it changed meanwhile (it is not
+ *   the expected JSON), else 1: the JSON is written with the TTL, the indexes re-add the id when the chat
  *   changed (which indexes the new chatId), the mapping is written.
  * - `d` delete — no fields; keys: the key to delete. 1.
  * `due` says, one character per index ('1' or '0'), which of the step's three indexes are due for a
@@ -43,7 +43,7 @@ end
 local function cas(mapped, due, expected, json, id, score, chatChanged)
   local current = redis.call('GET', KEYS[k])
   if not current then return -1 end
-  if redis.sha1hex(current) ~= expected then return 0 end
+  if current ~= expected then return 0 end
   redis.call('SET', KEYS[k], json, 'PX', ttl)
   for i = 1, 3 do
     local index = KEYS[k + i]
@@ -97,7 +97,7 @@ export interface Insert {
 export interface CompareAndSet {
   kind: 'cas';
   keys: RecordKeys;
-  /** SHA1 (hex) of the JSON the writer read. */
+  /** The JSON the writer read (compared whole: cheaper than hashing it on both sides, measured). */
   expected: string;
   json: string;
   id: string;
