@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { SessionWebhook } from '../sessions/session.js';
 import type { DeliveryTarget, TargetKind } from './delivery.js';
+import { dropOldest } from '../bounded-map.js';
 
 /**
  * Where events go (contract "Events and webhooks"): the global target `APP_WEBHOOK_URL` (all
@@ -99,11 +100,27 @@ export interface AppTargetStatus {
   disabledAt: string | null;
 }
 
+/** What a target's URL gives, worked out once per URL: an event's targets are resolved for every event. */
+interface UrlFacts {
+  id: string;
+  displayUrl: string;
+  origin: string | null;
+}
+
+/** URLs whose facts are kept (sessions' webhook URLs; beyond it the oldest are worked out again when met). */
+const URL_FACTS_KEPT = 1_000;
+
 /** Resolves the targets of a session's events, and disables one on a 410 answer. */
 export class WebhookTargets {
   private appDisabledAt: string | null = null;
   private readonly appSecrets: readonly string[];
   private readonly appOrigin: string | null;
+  private readonly appDisplayUrl: string | null;
+  /**
+   * Per URL, its target id (a SHA-256), display form and origin (two URL parses): pure functions of
+   * the URL, kept rather than worked out again for every event and target.
+   */
+  private readonly urlFacts = new Map<string, UrlFacts>();
 
   constructor(
     private readonly config: Config['webhook'],
@@ -111,6 +128,17 @@ export class WebhookTargets {
   ) {
     this.appSecrets = parseSecrets(config.secret);
     this.appOrigin = config.appUrl === undefined ? null : originOf(config.appUrl);
+    this.appDisplayUrl = config.appUrl === undefined ? null : redactUrl(config.appUrl);
+  }
+
+  private factsOf(url: string): UrlFacts {
+    let facts = this.urlFacts.get(url);
+    if (!facts) {
+      facts = { id: sessionTargetId(url), displayUrl: redactUrl(url), origin: originOf(url) };
+      this.urlFacts.set(url, facts);
+      dropOldest(this.urlFacts, URL_FACTS_KEPT);
+    }
+    return facts;
   }
 
   /** Every target of the session's events, disabled ones included (callers filter). */
@@ -129,16 +157,17 @@ export class WebhookTargets {
         known.disabled ||= entry.disabled;
         continue;
       }
+      const facts = this.factsOf(entry.url);
       byUrl.set(entry.url, {
-        id: sessionTargetId(entry.url),
+        id: facts.id,
         kind: 'session',
         url: entry.url,
-        displayUrl: redactUrl(entry.url),
+        displayUrl: facts.displayUrl,
         events: entry.events,
         secrets: entry.secret === undefined ? [] : [entry.secret],
         disabled: entry.disabled,
         guarded: true,
-        sendApiKey: this.config.apiKey !== undefined && this.appOrigin !== null && originOf(entry.url) === this.appOrigin,
+        sendApiKey: this.config.apiKey !== undefined && this.appOrigin !== null && facts.origin === this.appOrigin,
         source: entries,
       });
     }
@@ -165,7 +194,7 @@ export class WebhookTargets {
 
   appStatus(): AppTargetStatus | null {
     if (this.config.appUrl === undefined) return null;
-    return { url: redactUrl(this.config.appUrl), events: this.config.appEvents, disabled: this.appDisabledAt !== null, disabledAt: this.appDisabledAt };
+    return { url: this.appDisplayUrl ?? redactUrl(this.config.appUrl), events: this.config.appEvents, disabled: this.appDisabledAt !== null, disabledAt: this.appDisabledAt };
   }
 
   private appTarget(): WebhookTarget | null {
@@ -175,7 +204,7 @@ export class WebhookTargets {
       id: APP_TARGET_ID,
       kind: 'app',
       url,
-      displayUrl: redactUrl(url),
+      displayUrl: this.appDisplayUrl ?? redactUrl(url),
       events: this.config.appEvents,
       secrets: this.appSecrets,
       disabled: this.appDisabledAt !== null,

@@ -75,5 +75,16 @@ describe('webhook targets', () => {
     await targets.disable('s', app);
     expect(targets.appStatus()).toMatchObject({ url: 'https://monolith.example.com/hook', disabled: true });
     expect(targets.matching('s', 'message').map((t) => t.kind)).toEqual(['session']);
+    // Entries changed in place (a 410 disables them) show at the next resolution; a new URL gets its own id.
+    const first = hooks[0];
+    if (!first) throw new Error('hook missing');
+    first.disabled = true;
+    hooks.push({ url: 'https://user:pw@b.example.com/y', events: ['*'], disabled: false });
+    expect(targets.forSession('s').map((t) => [t.id, t.displayUrl, t.disabled])).toEqual([
+      ['app', 'https://monolith.example.com/hook', true],
+      [sessionTargetId('https://a.example.com/x'), 'https://a.example.com/x', true],
+      [sessionTargetId('https://monolith.example.com/other'), 'https://monolith.example.com/other', true],
+      [sessionTargetId('https://user:pw@b.example.com/y'), 'https://b.example.com/y', false],
+    ]);
   });
 });
