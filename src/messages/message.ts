@@ -106,13 +106,14 @@ export interface StatusOutcome {
 
 const RANK: Record<OutboundProgressStatus, number> = { queued: 0, sent: 1, delivered: 2, read: 3, played: 4 };
 const TIMESTAMP = { sent: 'sentAt', delivered: 'deliveredAt', read: 'readAt', played: 'playedAt' } as const;
+const TIMED_STATUSES = ['sent', 'delivered', 'read', 'played'] as const;
 
 function isProgress(status: MessageStatus): status is OutboundProgressStatus {
   return status in RANK;
 }
 
-function since(createdAt: string, at: string | null): number | null {
-  return at === null ? null : Math.max(0, Date.parse(at) - Date.parse(createdAt));
+function since(createdMs: number, at: string | null): number | null {
+  return at === null ? null : Math.max(0, Date.parse(at) - createdMs);
 }
 
 /**
@@ -147,7 +148,7 @@ export function applyStatusUpdate(record: MessageRecord, update: StatusUpdate): 
       }
     } else if (RANK[update.status] > RANK[current]) {
       next.status = update.status;
-      for (const status of ['sent', 'delivered', 'read', 'played'] as const) {
+      for (const status of TIMED_STATUSES) {
         if (RANK[status] > RANK[update.status]) break;
         const field = TIMESTAMP[status];
         if (next[field] === null) next[field] = update.at;
@@ -156,11 +157,12 @@ export function applyStatusUpdate(record: MessageRecord, update: StatusUpdate): 
     }
   }
   if (changed) {
+    const createdMs = Date.parse(next.createdAt);
     next.latency = {
       ...next.latency,
-      toSentMs: since(next.createdAt, next.sentAt),
-      toDeliveredMs: since(next.createdAt, next.deliveredAt),
-      toReadMs: since(next.createdAt, next.readAt),
+      toSentMs: since(createdMs, next.sentAt),
+      toDeliveredMs: since(createdMs, next.deliveredAt),
+      toReadMs: since(createdMs, next.readAt),
     };
   }
   return { record: changed || dirty ? next : record, changed, dirty: changed || dirty };
