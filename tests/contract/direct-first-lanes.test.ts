@@ -213,7 +213,9 @@ describe.each(drivers)('direct-first lanes over %s', (_name, openInner) => {
     for (const j of [...held, late]) expect(await settlements.of(j)).toBeUndefined();
     await calls.reach('f', 4);
     expect(calls.of('f')).toEqual(ids('f', 1, 1, 2, 3));
-    expect(inner.added).toEqual(ids('f', 1, 2, 3));
+    // The held jobs went to the queue in order. The late one waited behind them: queued after them or,
+    // when the queue had made them by the time its offer was taken, made from memory after them.
+    expect([ids('f', 1, 2), ids('f', 1, 2, 3)]).toContainEqual(inner.added);
   });
 
   it('cuts the attempts in flight on close and tells their jobs that they were not made', async () => {

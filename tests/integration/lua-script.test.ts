@@ -22,7 +22,7 @@ async function evalshaCalls(admin: ReturnType<typeof redisSuite>['admin']): Prom
 describe('Lua scripts', () => {
   const redis = redisSuite();
 
-  it('sends keys and arguments as given (numbers as their decimal text), by SHA1, and loads the script again after a SCRIPT FLUSH', async () => {
+  it('sends keys and arguments unchanged (numbers in their decimal text), by SHA1, and loads the script again after a SCRIPT FLUSH', async () => {
     const connection = await openRedis({ url: redis.server.url, name: 'lua:echo' });
     try {
       const many = Array.from({ length: 3_000 }, (_, i) => (i % 2 === 0 ? i : `a${i}`));

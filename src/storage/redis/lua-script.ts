@@ -5,13 +5,13 @@ import { Command, type Redis } from 'ioredis';
  * A command whose arguments are strings already, in one flat array: ioredis' own Command copies
  * its arguments with `Array.prototype.flat`, which V8 runs at ~150–200 ns an element — for a
  * tick's batched script (thousands of arguments) about 12 µs of CPU per message sent (P2,
- * docs/benchmarks.md §15). Made empty, then given the array as it is: with no arguments to
+ * docs/benchmarks.md §15). Made empty, then given the array unchanged: with no arguments to
  * convert (all strings, no Buffer) and no transformer for EVAL/EVALSHA, that is all ioredis' constructor
  * would have done with them.
  */
 class StringArgsCommand extends Command {
   constructor(name: 'evalsha' | 'eval', args: string[]) {
-    // Replies as strings, as `redis.evalsha` gives them (our connections set no keyPrefix).
+    // Replies in strings, like `redis.evalsha` gives them (our connections set no keyPrefix).
     super(name, [], { replyEncoding: 'utf8' });
     this.args = args;
   }
