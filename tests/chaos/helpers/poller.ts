@@ -3,6 +3,8 @@ import type { Answer, GatewayClient } from './client.js';
 export interface Probe {
   /** Date.now() when the request was sent. */
   at: number;
+  /** Date.now() when its answer (or error) came. */
+  answeredAt: number;
   answer: Answer;
 }
 
@@ -16,7 +18,8 @@ export class Poller {
     this.loop = (async () => {
       while (!this.stopped) {
         const at = Date.now();
-        this.probes.push({ at, answer: await client.probe(path) });
+        const answer = await client.probe(path);
+        this.probes.push({ at, answeredAt: Date.now(), answer });
         await new Promise((done) => setTimeout(done, everyMs));
       }
     })();
@@ -30,6 +33,11 @@ export class Poller {
   /** Probes sent at or after `since`. */
   since(since: number): Probe[] {
     return this.probes.filter((p) => p.at >= since);
+  }
+
+  /** Probes answered at or after `since` (the one in flight then included). */
+  answeredSince(since: number): Probe[] {
+    return this.probes.filter((p) => p.answeredAt >= since);
   }
 
   /** `200×3 → 503×12 → ECONNREFUSED×2`: runs of equal answers, in order. */
