@@ -148,7 +148,9 @@ describe.each(drivers)('direct-first lanes over %s', (_name, openInner) => {
     await lanes.add(job('c', 3));
     expect(inner.added).toEqual(ids('c', 3));
     expect(await lanes.holds(job('c', 2))).toBe(true);
-    expect(await lanes.counts('c')).toEqual({ waiting: 2, active: 1 });
+    // c1 being made, c2 held, c3 queued. A queued job the queue has just moved to active and not yet
+    // handed to its processor reads as active for a moment (Redis is ahead of the process): 1 + 2.
+    expect([{ waiting: 2, active: 1 }, { waiting: 1, active: 2 }]).toContainEqual(await lanes.counts('c'));
     // The lane is the queue's now: later offers go behind the added job.
     const late = job('c', 4);
     await lanes.offer(late, settlements.for(late));

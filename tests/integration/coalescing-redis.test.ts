@@ -32,24 +32,16 @@ describe('coalescing Redis connection', () => {
     }
   });
 
-  it('starts a new write in each tick; pipelines and transactions of a tick join its write', async () => {
+  it('starts a new write in each tick; pipelines and transactions write their own buffer', async () => {
     const connection = await openRedis({ url: redis.server.url, name: 'coalesce:ticks' });
     try {
       const first = connection.set('coalesce:k', 'a');
       await nextTick();
       expect(connection.stream.writableCorked).toBe(0);
-      await first;
-      const before = await readsProcessed(redis.admin);
-      const multis = Array.from({ length: 50 }, () => connection.multi().incr('coalesce:m').get('coalesce:m').exec());
-      // A transaction alone corks the socket too.
-      expect(connection.stream.writableCorked).toBe(1);
       const second = connection.append('coalesce:k', 'b');
+      expect(connection.stream.writableCorked).toBe(1);
       const multi = connection.multi().append('coalesce:k', 'c').get('coalesce:k').exec();
       const pipeline = connection.pipeline().append('coalesce:k', 'd').strlen('coalesce:k').exec();
-      expect(connection.stream.writableCorked).toBe(1);
-      expect((await Promise.all(multis)).map((replies) => replies?.[1]?.[1])).toEqual(Array.from({ length: 50 }, (_, i) => String(i + 1)));
-      // One read for the 52 transactions and pipelines and the command (one writev), plus the INFO.
-      expect((await readsProcessed(redis.admin)) - before).toBeLessThanOrEqual(3);
       expect(await first).toBe('OK');
       expect(await second).toBe(2);
       expect(await multi).toEqual([

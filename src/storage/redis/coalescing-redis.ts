@@ -31,10 +31,8 @@ export class CoalescingRedis extends Redis {
   };
 
   override sendCommand(command: Sent[0], stream?: Sent[1]): unknown {
-    // A pipeline or MULTI passes its own buffer as `stream` and writes it to this socket once it
-    // holds all its commands: corked too, that write joins the tick's (the session registry's
-    // MULTIs of a stats flush, BullMQ's pipelines).
-    if (this.corked === null) {
+    // A pipeline passes its own buffer as `stream` and writes it once: nothing to coalesce there.
+    if (this.corked === null && stream === undefined) {
       const socket = socketOf(this);
       if (socket !== undefined && socket.writable) {
         this.corked = socket;
