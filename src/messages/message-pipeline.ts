@@ -45,6 +45,7 @@ const STATUS_OF_ACK: Partial<Record<AckLevel, 'sent' | 'delivered' | 'read' | 'p
  * dropped and failed `SESSION_DELETED`. A store failure is logged; the contract event is published all the same.
  */
 export class MessagePipeline {
+  /** Per session, the steps of its engine events (and its deletion), one at a time in arrival order. */
   private readonly steps: SerialQueues;
   /** Inbound messages without media stored at their `message_create`, by session and WhatsApp id, for their `message` event. */
   private readonly earlyReceives = new Map<string, Promise<InboundMediaOutcome>>();
@@ -52,10 +53,10 @@ export class MessagePipeline {
 
   constructor(private readonly deps: MessagePipelineDeps) {
     this.steps = new SerialQueues((sessionId, error) => deps.logger.error({ err: error, sessionId }, 'message pipeline step failed'));
-    this.offs.push(deps.bus.tapEngine((sessionId, event) => this.enqueue(sessionId, () => this.onEngineEvent(sessionId, event, new Date()))));
+    this.offs.push(deps.bus.tapEngine((sessionId, event) => this.steps.push(sessionId, () => this.onEngineEvent(sessionId, event, new Date()))));
     this.offs.push(
       deps.bus.subscribe((event: GatewayEvent) => {
-        if (event.event === 'session.status' && event.data.reason === 'DELETED') this.enqueue(event.sessionId, () => this.onSessionDeleted(event.sessionId));
+        if (event.event === 'session.status' && event.data.reason === 'DELETED') this.steps.push(event.sessionId, () => this.onSessionDeleted(event.sessionId));
       }),
     );
   }
@@ -67,10 +68,6 @@ export class MessagePipeline {
 
   close(): void {
     for (const off of this.offs.splice(0)) off();
-  }
-
-  private enqueue(sessionId: string, task: () => Promise<void>): void {
-    this.steps.push(sessionId, task);
   }
 
   private async onEngineEvent(sessionId: string, event: EngineEvent, seenAt: Date): Promise<void> {
