@@ -34,7 +34,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { installSignalCleanup, isMain, runStandalone, numericFlag as flag } from './lib/cli.js';
 import type { LoadSpec } from './lib/load.js';
-import { row, type BenchResult } from './lib/result.js';
+import { perRunRatios, referenceRow, row, type BenchResult } from './lib/result.js';
 import { commandCalls, connectRedis, diffCounts, perUnit, withoutObserver, startMonitor, startRedis, type BenchRedis, type MonitorCounts } from './lib/redis.js';
 import { describePhase, measurePhase, runLoad, startSendServer, type Phase, type SendServer, type ServerKind } from './lib/send-harness.js';
 import { max, median, min, round } from './lib/stats.js';
@@ -280,10 +280,9 @@ function report(results: Record<AcceptKind, KindResult>, durationMs: number, set
   const p99 = (ps: Phase[]): number[] => ps.map((p) => p.load.latencyMs.p99);
   const gUs = usPerSend(thr(g));
   const bUs = usPerSend(thr(b));
-  const dUs = usPerSend(thr(d));
   const bareUs = median(bUs);
   // Same-run ratios, run by run (the servers of one run were measured back to back).
-  const perRun = (x: KindResult, y: KindResult): number[] => x.closed.map((p, i) => p.load.throughput / (y.closed[i]?.load.throughput ?? Number.NaN));
+  const perRun = (x: KindResult, y: KindResult): number[] => perRunRatios(thr(x), thr(y));
   const rows = [
     row({
       metric: `POST /messages, ${CONNECTIONS} conns: µs per accepted send (1/throughput; goal ≥ ${GOAL_THROUGHPUT_RATIO}× bare req/s; workers paced/waiting)`,
@@ -295,15 +294,13 @@ function report(results: Record<AcceptKind, KindResult>, durationMs: number, set
       spread: [round(min(gUs), 1), round(max(gUs), 1)],
       runs: gUs.length,
     }),
-    row({
+    referenceRow({
       metric: `  durable minimum (bare + storing the record before 202, no worker): µs per accepted send — the ceiling of every design that stores the record`,
-      unit: 'µs',
-      value: round(median(dUs), 1),
-      baseline: round(bareUs, 1),
-      baselineLabel: `bare; durable ${round(median(thr(d)), 0)} req/s = ${round(median(perRun(d, b)), 2)}× bare (runs ${perRun(d, b).map((r) => round(r, 2)).join(', ')}); gateway = ${round(median(perRun(g, d)), 2)}× durable`,
-      goal: null,
-      spread: [round(min(dUs), 1), round(max(dUs), 1)],
-      runs: dUs.length,
+      name: 'durable',
+      rate: 'req/s',
+      reference: thr(d),
+      bare: thr(b),
+      gateway: thr(g),
     }),
     row({
       metric: `POST /messages, ${CONNECTIONS} conns: p99 latency (goal ≤ ${GOAL_P99_RATIO}× bare p99)`,

@@ -37,7 +37,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { installSignalCleanup, isMain, runStandalone, numericFlag as flag } from './lib/cli.js';
 import type { LoadSpec } from './lib/load.js';
-import { row, type BenchResult } from './lib/result.js';
+import { perRunRatios, referenceRow, row, type BenchResult } from './lib/result.js';
 import { commandCalls, connectRedis, diffCounts, perUnit, withoutObserver, startMonitor, startRedis, type BenchRedis, type MonitorCounts } from './lib/redis.js';
 import { describePhase, measurePhase, startSendServer, type Phase, type SendServer, type ServerKind, type Summary } from './lib/send-harness.js';
 import { max, median, min, round } from './lib/stats.js';
@@ -245,11 +245,9 @@ function report(g: KindResult, b: KindResult, d: KindResult, c: KindResult, dura
   const thr = (k: KindResult): number[] => k.bursts.map((x) => x.summary.e2eThroughput);
   const us = (values: number[]): number[] => values.map((v) => 1e6 / v);
   const gUs = us(thr(g));
-  const dUs = us(thr(d));
-  const cUs = us(thr(c));
   const bareUs = median(us(thr(b)));
-  // Same-run ratios, burst by burst (the servers of one run were measured back to back).
-  const perRun = (x: KindResult, y: KindResult): number[] => x.bursts.map((m, i) => m.summary.e2eThroughput / (y.bursts[i]?.summary.e2eThroughput ?? Number.NaN));
+  // Same-run ratios, burst by burst.
+  const perRun = (x: KindResult, y: KindResult): number[] => perRunRatios(thr(x), thr(y));
   const fixedRate = settings.fixedRate ?? 0;
   const rows = [
     row({
@@ -262,25 +260,21 @@ function report(g: KindResult, b: KindResult, d: KindResult, c: KindResult, dura
       spread: [round(min(gUs), 1), round(max(gUs), 1)],
       runs: gUs.length,
     }),
-    row({
+    referenceRow({
       metric: `  durable minimum (bare + a record stored before 202, read and written \`sent\` by the worker): µs per message — the ceiling of every design that keeps records`,
-      unit: 'µs',
-      value: round(median(dUs), 1),
-      baseline: round(bareUs, 1),
-      baselineLabel: `bare; durable ${round(median(thr(d)), 0)} msg/s = ${round(median(perRun(d, b)), 2)}× bare (runs ${perRun(d, b).map((r) => round(r, 2)).join(', ')}); gateway = ${round(median(perRun(g, d)), 2)}× durable`,
-      goal: null,
-      spread: [round(min(dUs), 1), round(max(dUs), 1)],
-      runs: dUs.length,
+      name: 'durable',
+      rate: 'msg/s',
+      reference: thr(d),
+      bare: thr(b),
+      gateway: thr(g),
     }),
-    row({
+    referenceRow({
       metric: `  contract minimum (durable + the attempt recorded, 3 acks, 5 record writes and 7 events per send, lean): µs per message — what the contract's own work costs`,
-      unit: 'µs',
-      value: round(median(cUs), 1),
-      baseline: round(bareUs, 1),
-      baselineLabel: `bare; contract ${round(median(thr(c)), 0)} msg/s = ${round(median(perRun(c, b)), 2)}× bare (runs ${perRun(c, b).map((r) => round(r, 2)).join(', ')}); gateway = ${round(median(perRun(g, c)), 2)}× contract`,
-      goal: null,
-      spread: [round(min(cUs), 1), round(max(cUs), 1)],
-      runs: cUs.length,
+      name: 'contract',
+      rate: 'msg/s',
+      reference: thr(c),
+      bare: thr(b),
+      gateway: thr(g),
     }),
     row({
       metric: `per-session order violations, all phases (${g.totals.sent} sends)`,

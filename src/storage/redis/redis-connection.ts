@@ -13,10 +13,10 @@ export interface RedisConnectionOptions {
  * (no offline queue, one retry per request) instead of hanging the HTTP request.
  *
  * No auto-pipelining: what the request path sends in bulk is batched by the stores themselves (one
- * script per turn for message writes, event appends, fan-out cursors and rate-limit counts). ioredis' auto-pipelining
- * adds to a Map and a Set and removes again on every flush, and under load the hash tables it
- * rehashes away, once in the old generation, keep the commands (and all that hangs on them) alive
- * through scavenges: measured, it made the garbage collector promote about 3 KB per accepted send
+ * script per turn for message writes, event appends, fan-out cursors and rate-limit counts).
+ * ioredis' auto-pipelining adds to a Map and a Set and removes again on every flush, and under
+ * load the hash tables it rehashes away, once in the old generation, keep the commands (and all
+ * that hangs on them) alive through scavenges: measured, it made the garbage collector promote about 3 KB per accepted send
  * (docs/benchmarks.md §12). The commands of one tick still leave in one socket write: the
  * connection is a {@link CoalescingRedis} (§13).
  */
