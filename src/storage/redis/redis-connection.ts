@@ -16,9 +16,9 @@ export interface RedisConnectionOptions {
  * script per turn for message writes, event appends, fan-out cursors and rate-limit counts).
  * ioredis' auto-pipelining adds to a Map and a Set and removes again on every flush, and under
  * load the hash tables it rehashes away, once in the old generation, keep the commands (and all
- * that hangs on them) alive through scavenges: measured, it made the garbage collector promote about 3 KB per accepted send
- * (docs/benchmarks.md §12). The commands of one tick still leave in one socket write: the
- * connection is a {@link CoalescingRedis} (§13).
+ * that hangs on them) alive through scavenges: measured, it made the garbage collector promote
+ * about 3 KB per accepted send (docs/benchmarks.md §12). The commands of one tick still leave in
+ * one socket write: the connection is a {@link CoalescingRedis} (§13).
  */
 export async function openRedis(options: RedisConnectionOptions): Promise<Redis> {
   const redis = new CoalescingRedis(options.url, {
