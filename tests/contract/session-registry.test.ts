@@ -92,3 +92,37 @@ describe('memory registry file', () => {
     await rm(dir, { recursive: true, force: true });
   });
 });
+
+describe('redis registry puts', () => {
+  it('writes the puts of one turn in one MULTI, each as it was when put (the later put of an id wins), and fails them together', async () => {
+    const redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 1 });
+    const prefix = `regput${randomBytes(6).toString('hex')}`;
+    const registry = new RedisSessionRegistry(redis, prefix);
+    try {
+      const multis = async (): Promise<number> => Number(/cmdstat_multi:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+      const before = await multis();
+      const records = Array.from({ length: 50 }, (_, i) => sessionRecord(`s${String(i).padStart(2, '0')}`, { stats: { sent: i, received: 0, failed: 0 } }));
+      const puts = records.map((record) => registry.put(record));
+      // Changed after its put: the write holds the record as it was put.
+      const first = records[0];
+      if (first) first.status = 'ready';
+      puts.push(registry.put({ ...sessionRecord('s01'), stats: { sent: 1_001, received: 0, failed: 0 } }));
+      await Promise.all(puts);
+      expect((await multis()) - before).toBe(1);
+      const listed = await registry.list();
+      expect(listed.map((r) => r.id)).toEqual(records.map((r) => r.id));
+      expect(listed[0]?.status).toBe('stopped');
+      expect(listed[1]?.stats.sent).toBe(1_001);
+      expect(listed[49]?.stats.sent).toBe(49);
+
+      // A key of the wrong type refuses the HSET: every put of that turn rejects.
+      await redis.del(`${prefix}:sessions`);
+      await redis.set(`${prefix}:sessions`, 'not a hash');
+      const refused = await Promise.allSettled([registry.put(sessionRecord('a')), registry.put(sessionRecord('b'))]);
+      expect(refused.map((r) => (r.status === 'rejected' ? String(r.reason) : 'written'))).toEqual([expect.stringMatching(/WRONGTYPE/), expect.stringMatching(/WRONGTYPE/)]);
+    } finally {
+      await registry.close();
+      await redis.quit();
+    }
+  });
+});

@@ -2,13 +2,28 @@ import type { Redis } from 'ioredis';
 import type { SessionRecord } from '../../sessions/session.js';
 import type { SessionRegistry } from '../session-registry.js';
 
+/** A `put` waiting for the end of its turn. */
+interface PendingPut {
+  id: string;
+  /** The record as it was when `put` was called. */
+  json: string;
+  score: number;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
 /**
  * Session records in one Redis hash (`<prefix>:sessions`, field = id, value = JSON) plus a sorted
  * set by creation time for a stable listing order. The connection belongs to the caller.
+ *
+ * The puts of one turn leave together in one MULTI (one HSET of all the records, one ZADD NX):
+ * the session stats flush writes every busy session once a second, and a MULTI each was a socket
+ * write each — 100 busy sessions cost ~1 % of the gateway's CPU in P2 (docs/benchmarks.md §16).
  */
 export class RedisSessionRegistry implements SessionRegistry {
   private readonly hashKey: string;
   private readonly orderKey: string;
+  private pending: PendingPut[] = [];
 
   constructor(
     private readonly redis: Redis,
@@ -49,13 +64,39 @@ export class RedisSessionRegistry implements SessionRegistry {
     return created === 1;
   }
 
-  async put(record: SessionRecord): Promise<void> {
-    await this.redis
-      .multi()
-      .hset(this.hashKey, record.id, JSON.stringify(record))
-      .zadd(this.orderKey, 'NX', Date.parse(record.createdAt), record.id)
-      .exec();
+  put(record: SessionRecord): Promise<void> {
+    // Serialised now: a later change of the caller's record must not leak into this write.
+    const json = JSON.stringify(record);
+    return new Promise((resolve, reject) => {
+      this.pending.push({ id: record.id, json, score: Date.parse(record.createdAt), resolve, reject });
+      if (this.pending.length === 1) process.nextTick(this.flushPuts);
+    });
   }
+
+  /** Writes the turn's puts in one MULTI; a later put of the same id wins (HSET sets fields in order). */
+  private readonly flushPuts = (): void => {
+    const batch = this.pending;
+    this.pending = [];
+    const fields: string[] = [];
+    const members: (string | number)[] = [];
+    for (const put of batch) {
+      fields.push(put.id, put.json);
+      members.push(put.score, put.id);
+    }
+    this.redis
+      .multi()
+      .hset(this.hashKey, ...fields)
+      .zadd(this.orderKey, 'NX', ...members)
+      .exec()
+      .then((replies) => {
+        const failed = replies?.find(([error]) => error !== null)?.[0];
+        if (failed) throw failed;
+        for (const put of batch) put.resolve();
+      })
+      .catch((error: unknown) => {
+        for (const put of batch) put.reject(error);
+      });
+  };
 
   async delete(id: string): Promise<boolean> {
     const result = await this.redis.multi().hdel(this.hashKey, id).zrem(this.orderKey, id).exec();
