@@ -66,12 +66,13 @@ export interface MessageRecord {
 /** A new record: a fresh id, created now, every status time, error and latency still empty. */
 export function newRecord(fields: Pick<MessageRecord, 'sessionId' | 'chatId' | 'direction' | 'type' | 'status' | 'content'> & Partial<MessageRecord>): MessageRecord {
   return {
-    id: newMessageId(),
+    // Made only when not given (the accept path makes its id first, for the idempotency key).
+    id: fields.id ?? newMessageId(),
     clientRef: null,
     waMessageId: null,
     attempts: 0,
     error: null,
-    createdAt: new Date().toISOString(),
+    createdAt: fields.createdAt ?? new Date().toISOString(),
     sentAt: null,
     deliveredAt: null,
     readAt: null,

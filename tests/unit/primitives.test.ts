@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseDuration } from '../../src/duration.js';
 import { createApiKeyMatcher, extractApiKey } from '../../src/http/api-key.js';
@@ -43,6 +44,22 @@ describe('API keys', () => {
     expect(match('a-much-longer-key-with-more-bytes')).not.toBe(match('short'));
     for (const wrong of ['', 'shor', 'shortt', 'SHORT', 'a-much-longer-key-with-more-byte']) expect(match(wrong), wrong).toBeNull();
     expect(createApiKeyMatcher([])('anything')).toBeNull();
+  });
+  it('remembers a key that matched (no hash for it again) and hashes every wrong key', () => {
+    const hashed: string[] = [];
+    const counting = (value: string): Buffer => {
+      hashed.push(value);
+      return createHash('sha256').update(value).digest();
+    };
+    const match = createApiKeyMatcher(['short', 'other-key'], counting);
+    hashed.length = 0;
+    const id = match('short');
+    expect(id).toMatch(/^[0-9a-f]{16}$/);
+    expect(match(['sh', 'ort'].join(''))).toBe(id);
+    expect(match('other-key')).not.toBe(id);
+    expect(hashed).toEqual(['short', 'other-key']);
+    for (let i = 0; i < 3; i++) expect(match('shorT')).toBeNull();
+    expect(hashed).toEqual(['short', 'other-key', 'shorT', 'shorT', 'shorT']);
   });
   it('reads the key from the accepted headers only', () => {
     expect(extractApiKey({ 'x-api-key': 'a' }, undefined)).toBe('a');
