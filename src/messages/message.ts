@@ -64,22 +64,31 @@ export interface MessageRecord {
 }
 
 /** A new record: a fresh id, created now, every status time, error and latency still empty. */
-export function newRecord(fields: Pick<MessageRecord, 'sessionId' | 'chatId' | 'direction' | 'type' | 'status' | 'content'> & Partial<MessageRecord>): MessageRecord {
+export function newRecord(
+  fields: Pick<MessageRecord, 'sessionId' | 'chatId' | 'direction' | 'type' | 'status' | 'content'> & Partial<Omit<MessageRecord, 'sendingSince'>>,
+): MessageRecord {
+  // Field by field, not `{ ...defaults, ...fields }`: a spread into a literal is a runtime copy,
+  // measurable on the accept path (~1 % of an accept's CPU).
   return {
     // Made only when not given (the accept path makes its id first, for the idempotency key).
     id: fields.id ?? newMessageId(),
-    clientRef: null,
-    waMessageId: null,
-    attempts: 0,
-    error: null,
+    sessionId: fields.sessionId,
+    chatId: fields.chatId,
+    direction: fields.direction,
+    type: fields.type,
+    status: fields.status,
+    clientRef: fields.clientRef ?? null,
+    waMessageId: fields.waMessageId ?? null,
+    content: fields.content,
+    attempts: fields.attempts ?? 0,
+    error: fields.error ?? null,
     createdAt: fields.createdAt ?? new Date().toISOString(),
-    sentAt: null,
-    deliveredAt: null,
-    readAt: null,
-    playedAt: null,
-    failedAt: null,
-    latency: { toSentMs: null, toDeliveredMs: null, toReadMs: null },
-    ...fields,
+    sentAt: fields.sentAt ?? null,
+    deliveredAt: fields.deliveredAt ?? null,
+    readAt: fields.readAt ?? null,
+    playedAt: fields.playedAt ?? null,
+    failedAt: fields.failedAt ?? null,
+    latency: fields.latency ?? { toSentMs: null, toDeliveredMs: null, toReadMs: null },
   };
 }
 
