@@ -124,7 +124,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const events = new EventRecorder({ bus, log: storage.events, logger: app.log });
   const drivers = createEngineDrivers(config, options.engineDrivers);
   const sessions = new SessionManager({ config, registry: storage.registry, drivers, bus, logger: app.log });
-  const queue = options.sendQueue ?? (await openSendQueue(config, (error, job) => app.log.error({ err: error, ...job }, 'send job failed unexpectedly; retrying')));
+  const queue = options.sendQueue ?? (await openSendQueue(config, (error, job) => app.log.error({ err: error, ...job }, 'send job failed unexpectedly; retrying'), storage.redis));
   const tracker = new SendTracker();
   // Engine message events reach the bus through the pipeline (store first, then the contract event).
   // Local disk in embedded and Redis mode alike: several replicas need a shared volume or sticky sessions (see DiskMediaStore).

@@ -67,14 +67,26 @@ export class MessageService {
       clientRef: body.clientRef ?? null,
       content: recordContent(body),
     });
+    // The job is added as soon as the insert is sent, not once it is answered: on Redis both go on
+    // the store's connection (the queue's producer) in one socket write, the insert first, so Redis
+    // stores the record before the job exists — one round trip per accept instead of two. An insert
+    // that fails leaves a job with no record: the worker drops it (see SendProcessor, "missing").
+    let adding: Promise<void> | undefined;
+    const addJob = (): void => {
+      adding = this.deps.queue.add({ sessionId, messageId: id });
+      // Awaited below; without this, a rejection while the insert is awaited would be unhandled.
+      adding.catch(() => undefined);
+    };
     try {
-      await this.deps.store.insert(record, JSON.stringify(body));
+      await this.deps.store.insert(record, JSON.stringify(body), addJob);
     } catch (error) {
       if (idempotencyKey !== undefined) await this.deps.idempotency.release(sessionId, idempotencyKey).catch(() => undefined);
       throw error;
     }
     try {
-      await this.deps.queue.add({ sessionId, messageId: id });
+      // A store that did not call `alongside` (it must; defensive): add now, after the insert.
+      if (adding === undefined) addJob();
+      await adding;
     } catch (error) {
       // Not queued means not accepted: the record must not stay `queued` with no job behind it.
       await this.deps.store.modify(id, failQueued({ code: 'ENGINE_ERROR', message: 'The send could not be queued; it was not accepted' }, new Date().toISOString())).catch(() => undefined);

@@ -1,3 +1,4 @@
+import { dropOldest } from '../bounded-map.js';
 import type { Config } from '../config.js';
 import type { Engine, MediaInput, SendResult } from '../engines/engine.js';
 import { EngineError } from '../engines/engine.js';
@@ -23,6 +24,11 @@ const MAX_RETRY_DELAY_MS = 5 * 60_000;
 /** Retries of the write that records a send WhatsApp took (see recordSuccess). */
 const SUCCESS_WRITE_FIRST_RETRY_MS = 250;
 const SUCCESS_WRITE_MAX_RETRY_MS = 5_000;
+/** How long a job whose record is not there is looked at again before it is dropped (see `missing`), and how often. */
+export const MISSING_RECORD_WAIT_MS = 2_000;
+const MISSING_RECORD_RECHECK_MS = 100;
+/** Jobs with a missing record tracked at once at most (the oldest are forgotten, and waited for again). */
+const MAX_MISSING_TRACKED = 10_000;
 /** An engine call that has not answered by then is given up on: nothing says whether WhatsApp has the message. */
 export const ENGINE_SEND_TIMEOUT_MS = 60_000;
 
@@ -36,6 +42,8 @@ export interface SendProcessorDeps {
   fetchMedia: (url: string, signal: AbortSignal) => Promise<FetchedMedia>;
   /** Random in [0, 1) for the pacing jitter (tests pin it). */
   random?: () => number;
+  /** Default {@link MISSING_RECORD_WAIT_MS} (tests shorten it). */
+  missingRecordWaitMs?: number;
 }
 
 /** What the worker stores beside a record: the validated body, to rebuild the engine call. */
@@ -56,16 +64,22 @@ const iso = (): string => new Date().toISOString();
  */
 export class SendProcessor {
   private readonly random: () => number;
+  private readonly missingRecordWaitMs: number;
+  /** Jobs whose record was not there, and since when (see `missing`). */
+  private readonly missingSince = new Map<string, number>();
 
   constructor(private readonly deps: SendProcessorDeps) {
     this.random = deps.random ?? Math.random;
+    this.missingRecordWaitMs = deps.missingRecordWaitMs ?? MISSING_RECORD_WAIT_MS;
   }
 
   readonly process = async (job: SendJob, signal: AbortSignal): Promise<SendJobResult> => {
     const { store } = this.deps;
     const stored = await store.getWithPayload(job.messageId);
     const record = stored?.record;
-    if (!record || record.status !== 'queued' || record.waMessageId !== null) return this.finish(job.messageId);
+    if (!record) return this.missing(job.messageId);
+    if (this.missingSince.size > 0) this.missingSince.delete(job.messageId);
+    if (record.status !== 'queued' || record.waMessageId !== null) return this.finish(job.messageId);
     if (Date.now() - Date.parse(record.createdAt) > this.deps.config.send.ttlMs) {
       return this.fail(record, { code: 'SEND_EXPIRED', message: `Not sent within SEND_TTL (${this.deps.config.send.ttlMs} ms)` });
     }
@@ -219,6 +233,29 @@ export class SendProcessor {
     const failed = await this.deps.store.modify(record.id, failQueued(error, iso()), record);
     if (failed?.changed) publishMessageStatus(this.deps.bus, failed.record);
     return this.finish(record.id);
+  }
+
+  /**
+   * A job whose record is not there. The accept path adds a job as soon as its record's insert is
+   * sent, not once it is answered (one round trip less), so the job can exist without a record:
+   * - for a moment, when the insert had to be sent again (NOSCRIPT: Redis lost its scripts, and the
+   *   EVAL that reloads it goes after the job's add), or when the queue's connection is not the
+   *   store's (no order between the two then);
+   * - for good, when the insert failed (that request was answered with an error: not accepted).
+   * So the job is looked at again every 100 ms, holding its lane, and dropped after
+   * `missingRecordWaitMs` (2 s). A record gone for good otherwise (expired with MESSAGE_TTL, or
+   * evicted from the embedded store) costs its lane the same wait once.
+   */
+  private missing(messageId: string): SendJobResult {
+    const now = Date.now();
+    const since = this.missingSince.get(messageId);
+    if (since === undefined) {
+      this.missingSince.set(messageId, now);
+      dropOldest(this.missingSince, MAX_MISSING_TRACKED);
+    }
+    if (now - (since ?? now) < this.missingRecordWaitMs) return { outcome: 'retry', delayMs: MISSING_RECORD_RECHECK_MS };
+    this.missingSince.delete(messageId);
+    return this.finish(messageId);
   }
 
   private finish(messageId: string): SendJobResult {

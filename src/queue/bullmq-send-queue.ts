@@ -15,6 +15,12 @@ export interface BullmqSendQueueOptions {
    * and the connections, so that two queues (sends, webhook deliveries) share a prefix.
    */
   name?: string;
+  /**
+   * A fail-fast connection (see `openRedis`) to add jobs on, owned by the caller (not closed here):
+   * the message store's, so that an accept's job add follows its record's insert on one connection
+   * and in one socket write. Default: a connection of the queue's own.
+   */
+  producer?: Redis | undefined;
   /** Lane keys accepted (they become Redis key parts: no `:`); default a session id, `^[A-Za-z0-9_-]{1,64}$`. */
   laneKeyPattern?: RegExp;
   /** How long a job's lock lasts without renewal: how soon a job of a dead process is offered again. Default 30 s. */
@@ -101,12 +107,13 @@ export class BullmqSendQueue implements SendQueue {
   /** Opens the connections (rejects when Redis cannot be reached). */
   static async open(options: BullmqSendQueueOptions): Promise<BullmqSendQueue> {
     if (options.name !== undefined && !/^[A-Za-z0-9_-]{1,32}$/.test(options.name)) throw new Error(`invalid queue name: ${JSON.stringify(options.name)}`);
-    const producer = await openRedis({ url: options.redisUrl, password: options.redisPassword, name: `${options.prefix}:${options.name ?? 'send'}` });
+    const owned = options.producer === undefined;
+    const producer = options.producer ?? (await openRedis({ url: options.redisUrl, password: options.redisPassword, name: `${options.prefix}:${options.name ?? 'send'}` }));
     const reconnect = { enabled: true };
     try {
-      return new BullmqSendQueue(options, producer, await openWorkerRedis(options, reconnect), reconnect);
+      return new BullmqSendQueue(options, producer, owned, await openWorkerRedis(options, reconnect), reconnect);
     } catch (error) {
-      await closeRedis(producer);
+      if (owned) await closeRedis(producer);
       throw error;
     }
   }
@@ -114,6 +121,8 @@ export class BullmqSendQueue implements SendQueue {
   private constructor(
     options: BullmqSendQueueOptions,
     private readonly producer: Redis,
+    /** Whether `producer` is this queue's own (closed with it) or the caller's. */
+    private readonly ownsProducer: boolean,
     private readonly workerConnection: Redis,
     private readonly reconnect: Reconnect,
   ) {
@@ -254,7 +263,7 @@ export class BullmqSendQueue implements SendQueue {
         await settlesWithin(closed, 10_000);
       }
       await closeRedis(this.workerConnection);
-      await closeRedis(this.producer);
+      if (this.ownsProducer) await closeRedis(this.producer);
     })();
     return this.closing;
   }
@@ -266,7 +275,7 @@ export class BullmqSendQueue implements SendQueue {
    */
   crashForTests(): Promise<void> {
     this.closing ??= (async () => {
-      this.producer.disconnect();
+      if (this.ownsProducer) this.producer.disconnect();
       this.workerConnection.disconnect();
       const lanes = [...this.lanes.values()];
       this.lanes.clear();

@@ -22,8 +22,13 @@ export interface MessageStore {
    * Inserts a new record; false when the id exists (atomic). `payload` (the full send body when it
    * carries base64 media, which the record's `content` leaves out) is kept beside it with the same
    * retention until {@link dropPayload}.
+   *
+   * `alongside` is called once, as soon as the insert has been sent (Redis: right after its write
+   * is handed to the connection, before the reply; memory: after the record is stored), whatever
+   * its outcome: what it sends on the store's connection reaches Redis after the insert. The
+   * accept path adds the send's job there, so that both leave in one socket write.
    */
-  insert(record: MessageRecord, payload?: string): Promise<boolean>;
+  insert(record: MessageRecord, payload?: string, alongside?: () => void): Promise<boolean>;
   /**
    * Inserts a record that carries a WhatsApp id unless the session already has a record with that
    * id (a repeated engine event); false when skipped. One atomic step: the inbound path's lookup

@@ -79,6 +79,20 @@ export function describeMessageStoreContract(name: string, harness: MessageStore
       expect(await store.setWaMessageId('msg_unknown', 'wa')).toBe(false);
     }));
 
+    it('calls an insert’s `alongside` once, after the insert is sent: a read it starts finds the record (also when the id was taken)', withStore(async (store) => {
+      const record = messageRecord();
+      const seen: (string | null)[] = [];
+      const reads: Promise<unknown>[] = [];
+      const alongside = (): void => {
+        // Started before the insert is answered: only its order on the store's connection makes it find the record.
+        reads.push(store.getWithPayload(record.id).then((stored) => seen.push(stored?.payload ?? null)));
+      };
+      const inserts = [store.insert(record, '{"first":true}', alongside), store.insert({ ...record, clientRef: 'again' }, '{"second":true}', alongside)];
+      expect(await Promise.all(inserts)).toEqual([true, false]);
+      await Promise.all(reads);
+      expect(seen).toEqual(['{"first":true}', '{"first":true}']);
+    }));
+
     it('inserts an inbound record unless its WhatsApp id is known in the session (a repeated engine event)', withStore(async (store) => {
       const first = inboundRecord({ sessionId: 'in-s' });
       const waMessageId = first.waMessageId ?? '';

@@ -76,7 +76,13 @@ export class MemoryMessageStore implements MessageStore {
     return this.insert(record);
   }
 
-  async insert(record: MessageRecord, payload?: string): Promise<boolean> {
+  async insert(record: MessageRecord, payload?: string, alongside?: () => void): Promise<boolean> {
+    const inserted = this.store(record, payload);
+    alongside?.();
+    return inserted;
+  }
+
+  private store(record: MessageRecord, payload: string | undefined): boolean {
     if (this.sessionOf.has(record.id)) return false;
     if (payload !== undefined) this.payloads.set(record.id, payload);
     let session = this.sessions.get(record.sessionId);

@@ -182,16 +182,16 @@ export class RedisMessageStore implements MessageStore {
     return `${this.prefix}:msgpayload:${id}`;
   }
 
-  async insert(record: MessageRecord, payload?: string): Promise<boolean> {
-    return this.runInsert(record, payload, false);
+  async insert(record: MessageRecord, payload?: string, alongside?: () => void): Promise<boolean> {
+    return this.runInsert(record, payload, false, alongside);
   }
 
   async insertUnlessKnown(record: MessageRecord & { waMessageId: string }): Promise<boolean> {
     return this.runInsert(record, undefined, true);
   }
 
-  private runInsert(record: MessageRecord, payload: string | undefined, unlessKnown: boolean): Promise<boolean> {
-    return this.writes.insert({
+  private runInsert(record: MessageRecord, payload: string | undefined, unlessKnown: boolean, alongside?: () => void): Promise<boolean> {
+    const write = {
       keys: this.keysOf(record),
       json: JSON.stringify(record),
       score: Date.parse(record.createdAt),
@@ -199,7 +199,8 @@ export class RedisMessageStore implements MessageStore {
       payloadKey: payload === undefined ? '' : this.payloadKey(record.id),
       payload: payload ?? '',
       unlessKnown,
-    });
+    };
+    return this.writes.insert(write, alongside);
   }
 
   async getPayload(id: string): Promise<string | null> {

@@ -136,7 +136,11 @@ export class RedisMessageWrites {
   constructor(redis: Redis, ttlMs: number, refresh: RefreshSchedule) {
     this.batch = new ScriptBatch({
       maxPerScript: MAX_PER_SCRIPT,
-      schedule: (flush) => setImmediate(flush),
+      // Sent from a microtask of the turn's last phase: the connection (CoalescingRedis) uncorks in
+      // a nextTick, which then waits for the microtasks to drain — so the commands that inserts'
+      // `alongside` callbacks send a few microtasks later (BullMQ's job add) leave in the same
+      // socket write as the script.
+      schedule: (flush) => setImmediate(() => queueMicrotask(flush)),
       send: async (steps) => {
         const now = Date.now();
         const keys: string[] = [];
@@ -171,9 +175,9 @@ export class RedisMessageWrites {
     });
   }
 
-  /** True when inserted, false when the id (or, `unlessKnown`, the WhatsApp id mapping) exists. */
-  async insert(write: Omit<Insert, 'kind'>): Promise<boolean> {
-    return (await this.batch.add({ kind: 'insert', ...write })) === 1;
+  /** True when inserted, false when the id (or, `unlessKnown`, the WhatsApp id mapping) exists. `alongside`: see ScriptBatch.add. */
+  async insert(write: Omit<Insert, 'kind'>, alongside?: () => void): Promise<boolean> {
+    return (await this.batch.add({ kind: 'insert', ...write }, alongside)) === 1;
   }
 
   /** 1 written, 0 the record changed since it was read, -1 the record is gone. */

@@ -12,6 +12,8 @@ export interface ScriptBatchOptions<T, R> {
 
 interface Waiting<T, R> {
   item: T;
+  /** Run right after the batch's script is sent (see {@link ScriptBatch.add}). */
+  alongside: (() => void) | undefined;
   resolve: (result: R) => void;
   reject: (error: unknown) => void;
 }
@@ -27,9 +29,14 @@ export class ScriptBatch<T, R> {
 
   constructor(private readonly options: ScriptBatchOptions<T, R>) {}
 
-  add(item: T): Promise<R> {
+  /**
+   * `alongside` runs right after the script holding `item` is sent, before its reply, in call order:
+   * a command it sends on the same connection reaches Redis after the script, so Redis runs it
+   * after the script (the accept path adds a send's job this way, behind its record's insert).
+   */
+  add(item: T, alongside?: () => void): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      this.pending.push({ item, resolve, reject });
+      this.pending.push({ item, resolve, reject, alongside });
       if (this.pending.length >= this.options.maxPerScript) void this.flush();
       else if (this.pending.length === 1) this.options.schedule(() => void this.flush());
     });
@@ -40,7 +47,9 @@ export class ScriptBatch<T, R> {
     if (batch.length === 0) return;
     let reply: unknown;
     try {
-      reply = await this.options.send(batch.map((waiting) => waiting.item));
+      const sending = this.options.send(batch.map((waiting) => waiting.item));
+      for (const waiting of batch) waiting.alongside?.();
+      reply = await sending;
     } catch (error) {
       for (const waiting of batch) waiting.reject(error);
       return;

@@ -1,0 +1,45 @@
+import type { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import { BullmqSendQueue } from '../../src/queue/bullmq-send-queue.js';
+import { closeRedis, openRedis } from '../../src/storage/redis/redis-connection.js';
+import { RedisMessageStore } from '../../src/storage/redis/redis-message-store.js';
+import { messageRecord } from '../contract/message-store.contract.js';
+import { redisSuite } from '../helpers/redis-suite.js';
+
+/** Socket reads redis-server has handled so far (INFO stats), the INFO asking for it included. */
+async function readsProcessed(admin: Redis): Promise<number> {
+  return Number(/total_reads_processed:(\d+)/.exec(await admin.info('stats'))?.[1] ?? Number.NaN);
+}
+
+describe('an accept’s record insert and job add (Redis)', () => {
+  const redis = redisSuite();
+
+  it('leave in one socket write on the store’s connection, the insert first, and the queue leaves that connection open', async () => {
+    const connection = await openRedis({ url: redis.server.url, name: 'accept:store' });
+    const store = new RedisMessageStore(connection, 'acc', 60_000);
+    const queue = await BullmqSendQueue.open({ redisUrl: redis.server.url, prefix: 'acc', producer: connection });
+    try {
+      // The lane's first add also lists the lane (a write of its own): done beforehand.
+      const first = messageRecord();
+      await store.insert(first, '{}', () => void queue.add({ sessionId: first.sessionId, messageId: first.id }));
+      await expect.poll(() => queue.holds({ sessionId: first.sessionId, messageId: first.id })).toBe(true);
+
+      const records = [messageRecord(), messageRecord(), messageRecord()];
+      const adds: Promise<void>[] = [];
+      const before = await readsProcessed(redis.admin);
+      const inserts = records.map((record) => store.insert(record, '{}', () => adds.push(queue.add({ sessionId: record.sessionId, messageId: record.id }))));
+      expect(await Promise.all(inserts)).toEqual([true, true, true]);
+      await Promise.all(adds);
+      // One read for the script and the three adds, plus the INFO: not one per round trip.
+      expect((await readsProcessed(redis.admin)) - before).toBeLessThanOrEqual(2);
+      for (const record of records) expect(await queue.holds({ sessionId: record.sessionId, messageId: record.id })).toBe(true);
+      expect(await queue.counts(first.sessionId)).toEqual({ waiting: 4, active: 0 });
+    } finally {
+      await queue.close();
+    }
+    // The store's connection is the caller's: still open after the queue closed.
+    expect(connection.status).toBe('ready');
+    expect(await store.get(messageRecord().id)).toBeNull();
+    await closeRedis(connection);
+  });
+});
