@@ -9,7 +9,7 @@ const sha256 = (value: string): Buffer => hash('sha256', value, 'buffer');
  * whatever the lengths: both sides are hashed to 32 bytes first and every key is always compared.
  * The result is a short, non-secret id of the matching key (for rate limiting), or null.
  *
- * A candidate that matched is remembered (a Map from the key as presented to its id, so at most one
+ * A candidate that matched is remembered (a Map from the presented key to its id, so at most one
  * entry per configured key): the next request with it is answered without hashing — the SHA-256
  * and the compare were ~3 % of an accepted send's CPU. That lookup hashes the whole string and
  * compares contents only on a hash match, so it says nothing about how much of a wrong key is
@@ -33,7 +33,7 @@ export function createApiKeyMatcher(keys: readonly string[], digest: (value: str
 }
 
 /** The headers that may carry the key, read in this order, then API_KEY_HEADER, then `Authorization: Bearer`. */
-const STANDARD_HEADERS = ['x-api-key', 'x-28web-gateway-key'] as const;
+const STANDARD_HEADERS: readonly string[] = ['x-api-key', 'x-28web-gateway-key'];
 
 export function extractApiKey(headers: IncomingHttpHeaders, extraHeader: string | undefined): string | null {
   for (const name of STANDARD_HEADERS) {

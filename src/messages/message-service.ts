@@ -67,7 +67,7 @@ export class MessageService {
       clientRef: body.clientRef ?? null,
       content: recordContent(body),
     });
-    // The job is added as soon as the insert is sent, not once it is answered: on Redis both go on
+    // The job add goes right behind the insert, without waiting for its reply: on Redis both go on
     // the store's connection (the queue's producer) in one socket write, the insert first, so Redis
     // stores the record before the job exists — one round trip per accept instead of two. An insert
     // that fails leaves a job with no record: the worker drops it (see SendProcessor, "missing").

@@ -236,7 +236,7 @@ export class SendProcessor {
   }
 
   /**
-   * A job whose record is not there. The accept path adds a job as soon as its record's insert is
+   * A job whose record is not there. The accept path adds a job right after its record's insert is
    * sent, not once it is answered (one round trip less), so the job can exist without a record:
    * - for a moment, when the insert had to be sent again (NOSCRIPT: Redis lost its scripts, and the
    *   EVAL that reloads it goes after the job's add), or when the queue's connection is not the

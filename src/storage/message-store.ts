@@ -23,7 +23,7 @@ export interface MessageStore {
    * carries base64 media, which the record's `content` leaves out) is kept beside it with the same
    * retention until {@link dropPayload}.
    *
-   * `alongside` is called once, as soon as the insert has been sent (Redis: right after its write
+   * `alongside` is called once, right after the insert has been sent (Redis: right after its write
    * is handed to the connection, before the reply; memory: after the record is stored), whatever
    * its outcome: what it sends on the store's connection reaches Redis after the insert. The
    * accept path adds the send's job there, so that both leave in one socket write.

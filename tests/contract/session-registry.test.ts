@@ -94,7 +94,7 @@ describe('memory registry file', () => {
 });
 
 describe('redis registry puts', () => {
-  it('writes the puts of one turn in one MULTI, each as it was when put (the later put of an id wins), and fails them together', async () => {
+  it('writes the puts of one turn in one MULTI, each in its state at put time (the later put of an id wins), and fails them together', async () => {
     const redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 1 });
     const prefix = `regput${randomBytes(6).toString('hex')}`;
     const registry = new RedisSessionRegistry(redis, prefix);
@@ -103,7 +103,7 @@ describe('redis registry puts', () => {
       const before = await multis();
       const records = Array.from({ length: 50 }, (_, i) => sessionRecord(`s${String(i).padStart(2, '0')}`, { stats: { sent: i, received: 0, failed: 0 } }));
       const puts = records.map((record) => registry.put(record));
-      // Changed after its put: the write holds the record as it was put.
+      // Changed after its put: the write holds the record in its state at put time.
       const first = records[0];
       if (first) first.status = 'ready';
       puts.push(registry.put({ ...sessionRecord('s01'), stats: { sent: 1_001, received: 0, failed: 0 } }));

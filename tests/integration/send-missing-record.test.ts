@@ -9,7 +9,7 @@ import { STORAGE_MODES } from '../helpers/test-app.js';
 const body = (text: string) => ({ to: '5511999991234', type: 'text', text });
 const queuedRecord = (text: string) => newRecord({ sessionId: 'sales', chatId: '5511999991234@c.us', direction: 'outbound', type: 'text', status: 'queued', content: { text } });
 
-// The accept path adds a job as soon as its record's insert is sent: the worker can meet the job first.
+// The accept path adds a job right after its record's insert is sent: the worker can meet the job first.
 describe.each(STORAGE_MODES)('a send job whose record is not there (%s)', (mode) => {
   const h = messagingHarness(mode);
 

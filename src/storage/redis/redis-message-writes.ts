@@ -139,7 +139,7 @@ export class RedisMessageWrites {
       // Sent from a microtask of the turn's last phase: the connection (CoalescingRedis) uncorks in
       // a nextTick, which then waits for the microtasks to drain — so the commands that inserts'
       // `alongside` callbacks send a few microtasks later (BullMQ's job add) leave in the same
-      // socket write as the script.
+      // socket write with the script.
       schedule: (flush) => setImmediate(() => queueMicrotask(flush)),
       send: async (steps) => {
         const now = Date.now();

@@ -5,7 +5,7 @@ import type { SessionRegistry } from '../session-registry.js';
 /** A `put` waiting for the end of its turn. */
 interface PendingPut {
   id: string;
-  /** The record as it was when `put` was called. */
+  /** The record in its state when `put` was called. */
   json: string;
   score: number;
   resolve: () => void;
