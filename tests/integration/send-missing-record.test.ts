@@ -3,6 +3,7 @@ import { newRecord } from '../../src/messages/message.js';
 import { MISSING_RECORD_WAIT_MS } from '../../src/messages/send-processor.js';
 import { deferred } from '../contract/send-queue.contract.js';
 import { messagingHarness } from '../helpers/messaging-harness.js';
+import { redisSuite } from '../helpers/redis-suite.js';
 import { accepted, readySession } from '../helpers/messaging.js';
 import { STORAGE_MODES } from '../helpers/test-app.js';
 
@@ -50,4 +51,22 @@ describe.each(STORAGE_MODES)('a send job whose record is not there (%s)', (mode)
     await readySession(app, 'sales');
     return app;
   }
+});
+
+describe('a send accepted after SCRIPT FLUSH (redis)', () => {
+  // A redis-server of its own: a SCRIPT FLUSH on the shared one would reach other test files.
+  const redis = redisSuite();
+  const h = messagingHarness('redis');
+
+  it('sends what was accepted right after Redis lost its scripts (the insert goes again, after its job)', async () => {
+    const app = await h.start({ REDIS_URL: redis.server.url });
+    await readySession(app, 'sales');
+    const warm = await accepted(app, 'sales', body('before'));
+    await h.log.allReach([warm.id], ['sent']);
+    await redis.admin.script('FLUSH');
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await accepted(app, 'sales', body(`after ${i}`))).id);
+    await h.log.allReach(ids, ['sent'], 10_000);
+    expect(h.sends.map((s) => (s.content.type === 'text' ? s.content.text : ''))).toEqual(['before', 'after 0', 'after 1', 'after 2', 'after 3', 'after 4']);
+  });
 });
