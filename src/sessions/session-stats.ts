@@ -41,8 +41,8 @@ export class SessionStatsCounter {
     this.timer = null;
     const ids = [...this.dirty];
     this.dirty.clear();
-    // All at once, not one after the other: 100 busy sessions are 100 writes a second, each waiting
-    // for the one before.
+    // All at once, not one after the other (100 busy sessions are 100 writes a second): the Redis
+    // registry writes the puts of one turn in one MULTI.
     const writes: Promise<void>[] = [];
     for (const id of ids) {
       const record = this.recordOf(id);

@@ -7,6 +7,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { MemorySessionRegistry } from '../../src/storage/memory/memory-session-registry.js';
 import { RedisSessionRegistry } from '../../src/storage/redis/redis-session-registry.js';
 import type { SessionRegistry } from '../../src/storage/session-registry.js';
+import { commandCalls } from '../helpers/redis-stats.js';
 import { describeSessionRegistryContract, sessionRecord } from './session-registry.contract.js';
 
 const failOnWriteError = (error: unknown): never => {
@@ -99,7 +100,7 @@ describe('redis registry puts', () => {
     const prefix = `regput${randomBytes(6).toString('hex')}`;
     const registry = new RedisSessionRegistry(redis, prefix);
     try {
-      const multis = async (): Promise<number> => Number(/cmdstat_multi:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+      const multis = (): Promise<number> => commandCalls(redis, 'multi');
       const before = await multis();
       const records = Array.from({ length: 50 }, (_, i) => sessionRecord(`s${String(i).padStart(2, '0')}`, { stats: { sent: i, received: 0, failed: 0 } }));
       const puts = records.map((record) => registry.put(record));

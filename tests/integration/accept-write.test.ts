@@ -1,15 +1,10 @@
-import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { BullmqSendQueue } from '../../src/queue/bullmq-send-queue.js';
 import { closeRedis, openRedis } from '../../src/storage/redis/redis-connection.js';
 import { RedisMessageStore } from '../../src/storage/redis/redis-message-store.js';
 import { messageRecord } from '../contract/message-store.contract.js';
+import { readsProcessed } from '../helpers/redis-stats.js';
 import { redisSuite } from '../helpers/redis-suite.js';
-
-/** Socket reads redis-server has handled so far (INFO stats), the INFO asking for it included. */
-async function readsProcessed(admin: Redis): Promise<number> {
-  return Number(/total_reads_processed:(\d+)/.exec(await admin.info('stats'))?.[1] ?? Number.NaN);
-}
 
 describe('an accept’s record insert and job add (Redis)', () => {
   const redis = redisSuite();

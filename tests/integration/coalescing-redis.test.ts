@@ -1,13 +1,8 @@
-import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { CoalescingRedis } from '../../src/storage/redis/coalescing-redis.js';
 import { closeRedis, openRedis } from '../../src/storage/redis/redis-connection.js';
+import { readsProcessed } from '../helpers/redis-stats.js';
 import { redisSuite } from '../helpers/redis-suite.js';
-
-/** Socket reads redis-server has handled so far (INFO stats), the INFO asking for it included. */
-async function readsProcessed(admin: Redis): Promise<number> {
-  return Number(/total_reads_processed:(\d+)/.exec(await admin.info('stats'))?.[1] ?? Number.NaN);
-}
 
 const nextTick = (): Promise<void> => new Promise((resolve) => process.nextTick(resolve));
 

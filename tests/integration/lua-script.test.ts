@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { LuaScript } from '../../src/storage/redis/lua-script.js';
 import { closeRedis, openRedis } from '../../src/storage/redis/redis-connection.js';
+import { evalshaCalls } from '../helpers/redis-stats.js';
 import { redisSuite } from '../helpers/redis-suite.js';
 
 /** Echoes what it was given: its keys, then its arguments, with their Lua types. */
@@ -14,10 +15,6 @@ const ECHO = new LuaScript(ECHO_SOURCE);
 const ECHO_SHA = createHash('sha1').update(ECHO_SOURCE).digest('hex');
 
 const FAIL = new LuaScript(`return redis.call('INCR', KEYS[1])`);
-
-async function evalshaCalls(admin: ReturnType<typeof redisSuite>['admin']): Promise<number> {
-  return Number(/cmdstat_evalsha:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0);
-}
 
 describe('Lua scripts', () => {
   const redis = redisSuite();

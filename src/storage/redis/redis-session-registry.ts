@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { SessionRecord } from '../../sessions/session.js';
 import type { SessionRegistry } from '../session-registry.js';
+import { ScriptBatch } from './script-batch.js';
 
 /** A `put` waiting for the end of its turn. */
 interface PendingPut {
@@ -8,9 +9,10 @@ interface PendingPut {
   /** The record in its state when `put` was called. */
   json: string;
   score: number;
-  resolve: () => void;
-  reject: (error: unknown) => void;
 }
+
+/** Puts written in one MULTI at most (more in one turn start another). */
+const MAX_PUTS_PER_MULTI = 1_000;
 
 /**
  * Session records in one Redis hash (`<prefix>:sessions`, field = id, value = JSON) plus a sorted
@@ -23,7 +25,7 @@ interface PendingPut {
 export class RedisSessionRegistry implements SessionRegistry {
   private readonly hashKey: string;
   private readonly orderKey: string;
-  private pending: PendingPut[] = [];
+  private readonly puts: ScriptBatch<PendingPut, void>;
 
   constructor(
     private readonly redis: Redis,
@@ -31,6 +33,23 @@ export class RedisSessionRegistry implements SessionRegistry {
   ) {
     this.hashKey = `${prefix}:sessions`;
     this.orderKey = `${prefix}:sessions:order`;
+    this.puts = new ScriptBatch<PendingPut, void>({
+      maxPerScript: MAX_PUTS_PER_MULTI,
+      schedule: (flush) => process.nextTick(flush),
+      // One HSET of every record and one ZADD NX; a later put of the same id wins (HSET sets fields in order).
+      send: async (batch) => {
+        const fields: string[] = [];
+        const members: (string | number)[] = [];
+        for (const put of batch) {
+          fields.push(put.id, put.json);
+          members.push(put.score, put.id);
+        }
+        const replies = await this.redis.multi().hset(this.hashKey, ...fields).zadd(this.orderKey, 'NX', ...members).exec();
+        const failed = replies?.find(([error]) => error !== null)?.[0];
+        if (failed) throw failed;
+      },
+      settle: () => undefined,
+    });
   }
 
   async get(id: string): Promise<SessionRecord | null> {
@@ -66,37 +85,8 @@ export class RedisSessionRegistry implements SessionRegistry {
 
   put(record: SessionRecord): Promise<void> {
     // Serialised now: a later change of the caller's record must not leak into this write.
-    const json = JSON.stringify(record);
-    return new Promise((resolve, reject) => {
-      this.pending.push({ id: record.id, json, score: Date.parse(record.createdAt), resolve, reject });
-      if (this.pending.length === 1) process.nextTick(this.flushPuts);
-    });
+    return this.puts.add({ id: record.id, json: JSON.stringify(record), score: Date.parse(record.createdAt) });
   }
-
-  /** Writes the turn's puts in one MULTI; a later put of the same id wins (HSET sets fields in order). */
-  private readonly flushPuts = (): void => {
-    const batch = this.pending;
-    this.pending = [];
-    const fields: string[] = [];
-    const members: (string | number)[] = [];
-    for (const put of batch) {
-      fields.push(put.id, put.json);
-      members.push(put.score, put.id);
-    }
-    this.redis
-      .multi()
-      .hset(this.hashKey, ...fields)
-      .zadd(this.orderKey, 'NX', ...members)
-      .exec()
-      .then((replies) => {
-        const failed = replies?.find(([error]) => error !== null)?.[0];
-        if (failed) throw failed;
-        for (const put of batch) put.resolve();
-      })
-      .catch((error: unknown) => {
-        for (const put of batch) put.reject(error);
-      });
-  };
 
   async delete(id: string): Promise<boolean> {
     const result = await this.redis.multi().hdel(this.hashKey, id).zrem(this.orderKey, id).exec();

@@ -22,7 +22,8 @@ interface Waiting<T, R> {
  * Group commit for a Redis store: the calls made in one turn of the event loop leave together in
  * one script — one socket write and one reply for all of them — and each call is answered from its
  * own entry of the reply (a script that fails fails them all). Used by the event log's appends, the
- * message store's writes (inserts, compare-and-sets, payload deletes) and the fan-out cursors.
+ * message store's writes (inserts, compare-and-sets, payload deletes), the fan-out cursors and the
+ * session registry's puts (one MULTI there).
  */
 export class ScriptBatch<T, R> {
   private readonly pending: Waiting<T, R>[] = [];
