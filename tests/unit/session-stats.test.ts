@@ -51,7 +51,7 @@ describe('session stats counter', () => {
     bus.publish(status('unknown', 'sent'));
     expect(records.get('s0')?.stats).toEqual({ sent: 1, received: 0, failed: 1 });
     const flushed = counter.flush();
-    // Every write started before any answered: one turn's writes, not one after the other.
+    // Every write started before the first answered: one turn's writes, not one after the other.
     expect(writes).toHaveLength(20);
     expect(writes[0]).toEqual({ sent: 1, received: 0, failed: 1 });
     release.resolve();
