@@ -1,5 +1,6 @@
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { LuaScript } from '../storage/redis/lua-script.js';
 import { type LaneState, type SendQueueErrorHandler, offerUntilDone, report, sleep } from './lane-job.js';
 import type { SendJob, SendProcessor, SendQueueCounts } from './send-queue.js';
 
@@ -16,6 +17,8 @@ export interface LaneSettings {
   stalledIntervalMs: number;
   errorRetryMs: number;
   onError: SendQueueErrorHandler | undefined;
+  /** Told, with the lane key, when a lane's Worker has completed a job (BullMQ has moved it out of ACTIVE). Set once, after the lanes are made. */
+  listeners: { jobDone?: (laneKey: string) => void };
 }
 
 const JOB_NAME = 'send';
@@ -23,6 +26,31 @@ const JOB_NAME = 'send';
 const KEEP_FAILED = 100;
 /** A redelivered job is harmless (the processor makes repeats no-ops), so stalling never fails one. */
 const MAX_STALLED_COUNT = 1_000_000;
+
+/**
+ * How far in the future a parked job is due: never, in practice (a year; BullMQ's delayed score,
+ * milliseconds × 4096, must stay below 2^53). A parked job is a durable copy of a job that the
+ * process holds in memory (see `parked-send-queue.ts`); only the next start's recovery moves it.
+ */
+export const PARK_DELAY_MS = 365 * 24 * 3_600_000;
+
+/**
+ * Moves a lane's parked (delayed) jobs to the taking end of `wait`, in the order they were parked,
+ * ahead of the jobs waiting there — they were accepted before them. Adds LPUSH and Workers take
+ * from the right, so the last job is pushed first. KEYS: delayed, wait, marker; ARGV[1]: the job
+ * key prefix (`<bull prefix>:<queue>:`). Returns the number moved.
+ */
+const PROMOTE_PARKED = new LuaScript(`
+local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
+for i = #ids, 1, -1 do
+  redis.call('RPUSH', KEYS[2], ids[i])
+  redis.call('HSET', ARGV[1] .. ids[i], 'delay', 0)
+end
+if #ids > 0 then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZADD', KEYS[3], 0, '0')
+end
+return #ids`);
 
 export const laneQueueName = (sessionId: string, queueName = 'send'): string => `${queueName}-${sessionId}`;
 
@@ -63,12 +91,21 @@ export class BullmqLane {
     await this.queue.add(JOB_NAME, { sessionId: job.sessionId, messageId: job.messageId }, { jobId: job.messageId });
   }
 
+  /** Stores the job as delayed by {@link PARK_DELAY_MS}: durable, never taken by a Worker of this run. */
+  async park(job: SendJob): Promise<void> {
+    await this.queue.add(JOB_NAME, { sessionId: job.sessionId, messageId: job.messageId }, { jobId: job.messageId, delay: PARK_DELAY_MS });
+  }
+
   get started(): boolean {
     return this.worker !== null;
   }
 
-  /** Creates the Worker; it takes jobs once no job of the lane is left ACTIVE by an earlier run. */
-  start(processor: SendProcessor): void {
+  /**
+   * Creates the Worker; it takes jobs once no job of the lane is left ACTIVE by an earlier run.
+   * `recover` (lanes found at start): the lane's parked jobs, left by an earlier run, are moved
+   * to the head of the lane first.
+   */
+  start(processor: SendProcessor, recover = false): void {
     if (this.worker || this.controller.signal.aborted) return;
     const { settings } = this;
     const worker = new Worker<SendJob, void, typeof JOB_NAME>(laneQueueName(this.sessionId, settings.queueName), (job) => this.process(job.data, processor), {
@@ -82,21 +119,26 @@ export class BullmqLane {
     });
     worker.on('error', (error) => report(settings.onError, error, null));
     worker.on('failed', (job, error) => report(settings.onError, error, job?.data ?? null));
+    worker.on('completed', () => settings.listeners.jobDone?.(this.sessionId));
     this.worker = worker;
-    this.starting = this.run(worker);
+    this.starting = this.run(worker, recover);
   }
 
   /**
    * A job still ACTIVE at start belongs to a process that died (its lock expires, then the stalled
    * checker moves it back to the head of `wait`). Taking jobs before that would let the lane's later
-   * jobs overtake it, so the Worker's main loop waits until the lane has no ACTIVE job.
+   * jobs overtake it, so the Worker's main loop waits until the lane has no ACTIVE job. Then, when
+   * recovering, the parked jobs go ahead of both (they were accepted before anything queued).
    */
-  private async run(worker: Worker<SendJob, void, typeof JOB_NAME>): Promise<void> {
+  private async run(worker: Worker<SendJob, void, typeof JOB_NAME>, recover: boolean): Promise<void> {
     const signal = this.controller.signal;
     await worker.startStalledCheckTimer();
     while (!signal.aborted) {
       try {
-        if ((await this.queue.getActiveCount()) === 0) break;
+        if ((await this.queue.getActiveCount()) === 0) {
+          if (recover) await this.promoteParked();
+          break;
+        }
       } catch (error) {
         report(this.settings.onError, error, null);
       }
@@ -105,6 +147,11 @@ export class BullmqLane {
     if (signal.aborted) return;
     // Resolves when the worker closes.
     worker.run().catch((error: unknown) => report(this.settings.onError, error, null));
+  }
+
+  private async promoteParked(): Promise<void> {
+    const base = `${this.settings.bullPrefix}:${laneQueueName(this.sessionId, this.settings.queueName)}`;
+    await PROMOTE_PARKED.run(this.settings.producer, [`${base}:delayed`, `${base}:wait`, `${base}:marker`], [`${base}:`]);
   }
 
   /** The Worker's processor: one job until done, then the pacing pause (the job stays ACTIVE meanwhile). */

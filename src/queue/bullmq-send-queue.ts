@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
 import { CoalescingRedis } from '../storage/redis/coalescing-redis.js';
+import { LuaScript } from '../storage/redis/lua-script.js';
 import { closeRedis, openRedis } from '../storage/redis/redis-connection.js';
+import { ScriptBatch } from '../storage/redis/script-batch.js';
 import { BullmqLane, laneQueueName, type LaneSettings } from './bullmq-lane.js';
 import { DEFAULT_ERROR_RETRY_MS, type SendQueueErrorHandler } from './lane-job.js';
 import type { SendJob, SendProcessor, SendQueue, SendQueueCounts } from './send-queue.js';
@@ -61,6 +63,18 @@ const CLOSE_PROBE_MS = 500;
 /** Session ids are validated upstream; checked again because they become Redis key parts. */
 const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
+/**
+ * Removes parked jobs that are done: per job, KEYS delayed set, job hash, job logs; ARGV the job
+ * ids. A job no longer in its delayed set (moved by a recovery meanwhile) is left alone.
+ */
+const UNPARK = new LuaScript(`
+for i = 1, #ARGV do
+  if redis.call('ZREM', KEYS[3 * i - 2], ARGV[i]) == 1 then redis.call('DEL', KEYS[3 * i - 1], KEYS[3 * i]) end
+end
+return 0`);
+/** Parked jobs removed per script at most. */
+const MAX_UNPARKS_PER_SCRIPT = 500;
+
 /** Lets the worker connection, and BullMQ's duplicates of it (they copy its retryStrategy), stop reconnecting. */
 interface Reconnect {
   enabled: boolean;
@@ -100,6 +114,9 @@ export class BullmqSendQueue implements SendQueue {
   private readonly closeTimeoutMs: number;
   private readonly laneKey: RegExp;
   private processor: SendProcessor | null = null;
+  /** Lanes that held jobs when the queue started (see `lanesAtStart`). */
+  private kept: readonly string[] = [];
+  private readonly unparks: ScriptBatch<SendJob, void>;
   /** Set by `start()`: adds wait for it, so that no add slips between the emptiness check of a lane and its removal. */
   private started: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
@@ -135,7 +152,21 @@ export class BullmqSendQueue implements SendQueue {
       stalledIntervalMs: options.stalledIntervalMs ?? 30_000,
       errorRetryMs: options.errorRetryMs ?? DEFAULT_ERROR_RETRY_MS,
       onError: options.onError,
+      listeners: {},
     };
+    this.unparks = new ScriptBatch<SendJob, void>({
+      maxPerScript: MAX_UNPARKS_PER_SCRIPT,
+      schedule: (flush) => process.nextTick(flush),
+      send: (jobs) => {
+        const keys: string[] = [];
+        for (const job of jobs) {
+          const base = `${this.settings.bullPrefix}:${laneQueueName(job.sessionId, this.settings.queueName)}`;
+          keys.push(`${base}:delayed`, `${base}:${job.messageId}`, `${base}:${job.messageId}:logs`);
+        }
+        return UNPARK.run(producer, keys, jobs.map((job) => job.messageId));
+      },
+      settle: () => undefined,
+    });
     this.lanesKey = `${options.prefix}:${options.name ?? 'send'}:lanes`;
     this.laneKey = options.laneKeyPattern ?? SESSION_ID;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 10_000;
@@ -145,12 +176,59 @@ export class BullmqSendQueue implements SendQueue {
     this.checkOpen();
     if (this.started) await this.started;
     const lane = this.lane(job.sessionId);
-    // Listed before the job is stored: a crash in between leaves an empty lane listed, not a lost job.
-    if (!this.registered.has(job.sessionId)) {
-      await this.producer.sadd(this.lanesKey, job.sessionId);
-      this.registered.add(job.sessionId);
-    }
+    await this.register(job.sessionId);
     await lane.add(job);
+  }
+
+  /**
+   * Stores a job that the caller processes itself, from memory: as a delayed job due in a year
+   * (PARK_DELAY_MS), which no Worker of this run takes, and which does not start the lane's Worker.
+   * It is the job's durable copy: the caller removes it with `unpark` once the job is done, and a
+   * next start moves the parked jobs it finds to the head of their lanes (the process died). The
+   * job id is the message id, so parking a job BullMQ holds is a no-op.
+   */
+  async park(job: SendJob): Promise<void> {
+    this.checkOpen();
+    if (this.started) await this.started;
+    const lane = this.lane(job.sessionId, false);
+    await this.register(job.sessionId);
+    await lane.park(job);
+  }
+
+  /** Removes a parked job (done). Batched: the removals of one turn leave in one script. */
+  unpark(job: SendJob): Promise<void> {
+    this.checkLaneKey(job.sessionId);
+    return this.unparks.add(job);
+  }
+
+  /** Lanes listed before their first job is stored: a crash in between leaves an empty lane listed, not a lost job. */
+  private async register(sessionId: string): Promise<void> {
+    if (this.registered.has(sessionId)) return;
+    await this.producer.sadd(this.lanesKey, sessionId);
+    this.registered.add(sessionId);
+  }
+
+  /** Jobs of a lane that are waiting or active in BullMQ — parked ones not counted (one round trip). */
+  async pending(sessionId: string): Promise<number> {
+    this.checkLaneKey(sessionId);
+    const base = `${this.settings.bullPrefix}:${laneQueueName(sessionId, this.settings.queueName)}`;
+    const replies = (await this.producer.pipeline().llen(`${base}:wait`).llen(`${base}:active`).zcard(`${base}:prioritized`).exec()) ?? [];
+    let sum = 0;
+    for (const [error, n] of replies) {
+      if (error) throw error;
+      sum += Number(n);
+    }
+    return sum;
+  }
+
+  /** Lanes that held jobs (parked ones included) when `start()` ran: the earlier run's. */
+  get lanesAtStart(): readonly string[] {
+    return this.kept;
+  }
+
+  /** Told, with its lane key, each time a Worker has completed a job. One listener; set it before `start`. */
+  onJobDone(listener: (laneKey: string) => void): void {
+    this.settings.listeners.jobDone = listener;
   }
 
   async start(processor: SendProcessor): Promise<void> {
@@ -159,8 +237,9 @@ export class BullmqSendQueue implements SendQueue {
     this.started = (async () => {
       const listed = (await this.producer.smembers(this.lanesKey)).filter((key) => this.laneKey.test(key));
       const kept = await this.dropEmptyLanes(listed);
+      this.kept = kept;
       this.processor = processor;
-      for (const sessionId of kept) this.lane(sessionId);
+      for (const sessionId of kept) this.lane(sessionId, false).start(processor, true);
       for (const lane of this.lanes.values()) lane.start(processor);
     })();
     await this.started;
@@ -284,15 +363,15 @@ export class BullmqSendQueue implements SendQueue {
     return this.closing;
   }
 
-  /** The lane of a session, made on first use, its Worker started once the queue is. */
-  private lane(sessionId: string): BullmqLane {
+  /** The lane of a session, made on first use; its Worker started (once the queue is) unless `worker` is false. */
+  private lane(sessionId: string, worker = true): BullmqLane {
     this.checkLaneKey(sessionId);
     let lane = this.lanes.get(sessionId);
     if (!lane) {
       lane = new BullmqLane(sessionId, this.settings);
       this.lanes.set(sessionId, lane);
     }
-    if (this.processor) lane.start(this.processor);
+    if (worker && this.processor) lane.start(this.processor);
     return lane;
   }
 

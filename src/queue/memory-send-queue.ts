@@ -1,9 +1,9 @@
-import { DEFAULT_ERROR_RETRY_MS, type LaneState, type SendQueueErrorHandler, offerUntilDone, sleep } from './lane-job.js';
+import { DEFAULT_ERROR_RETRY_MS, type LaneState, type SendQueueErrorHandler, offerUntilDone, settledOrAborted, sleep } from './lane-job.js';
 import type { SendJob, SendProcessor, SendQueue, SendQueueCounts } from './send-queue.js';
 
 export interface MemorySendQueueOptions {
   /** Told when a processor throws; the job is offered again after `errorRetryMs`. */
-  onError?: SendQueueErrorHandler;
+  onError?: SendQueueErrorHandler | undefined;
   /** Wait before a job whose processor threw is offered again. Default 1 s. */
   errorRetryMs?: number;
 }
@@ -59,6 +59,21 @@ export class MemorySendQueue implements SendQueue {
 
   async holds(job: SendJob): Promise<boolean> {
     return this.lanes.get(job.sessionId)?.ids.has(job.messageId) ?? false;
+  }
+
+  /** `holds`, answered at once. */
+  has(job: SendJob): boolean {
+    return this.lanes.get(job.sessionId)?.ids.has(job.messageId) ?? false;
+  }
+
+  /** Jobs a session's lane holds (the one being processed included). */
+  size(sessionId: string): number {
+    return this.lanes.get(sessionId)?.jobs.length ?? 0;
+  }
+
+  /** Resolves once the session's lane is not running (nothing held, or the queue closed), or `signal` aborts. */
+  async idle(sessionId: string, signal: AbortSignal): Promise<void> {
+    for (let loop = this.lanes.get(sessionId)?.loop; loop && !signal.aborted; loop = this.lanes.get(sessionId)?.loop) await settledOrAborted(loop, signal);
   }
 
   async counts(sessionId?: string): Promise<SendQueueCounts> {

@@ -1,4 +1,4 @@
-import { DEFAULT_ERROR_RETRY_MS, report, sleep, type SendQueueErrorHandler } from '../queue/lane-job.js';
+import { DEFAULT_ERROR_RETRY_MS, report, settledOrAborted, sleep, type SendQueueErrorHandler } from '../queue/lane-job.js';
 import type { SendJob, SendJobResult, SendProcessor, SendQueue, SendQueueCounts } from '../queue/send-queue.js';
 
 /** Jobs one lane holds in memory at most; past that the lane's next jobs go to the queue. */
@@ -47,19 +47,6 @@ interface Lane {
 }
 
 const INTERRUPTED: SendJobResult = { outcome: 'retry', delayMs: 0 };
-
-/** Resolves when `promise` settles or `signal` aborts. */
-function settledOrAborted(promise: Promise<unknown>, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    signal.addEventListener('abort', done, { once: true });
-    promise.then(done, done);
-  });
-}
 
 /**
  * Webhook lanes that skip the queue while a lane is idle. A delivery whose lane holds nothing is

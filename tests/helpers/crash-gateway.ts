@@ -8,12 +8,13 @@ import { appendFileSync } from 'node:fs';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { BullmqSendQueue } from '../../src/queue/bullmq-send-queue.js';
+import { ParkedSendQueue } from '../../src/queue/parked-send-queue.js';
 import { countingSimulatorDriver } from './counting-simulator.js';
 
 const config = loadConfig();
 const sendsFile = process.env.SENDS_FILE ?? '';
 if (!config.redis || sendsFile === '') throw new Error('crash-gateway needs REDIS_URL and SENDS_FILE');
-const sendQueue = await BullmqSendQueue.open({ redisUrl: config.redis.url, prefix: config.redis.prefix, lockDurationMs: 1_000, stalledIntervalMs: 500 });
+const sendQueue = new ParkedSendQueue(await BullmqSendQueue.open({ redisUrl: config.redis.url, prefix: config.redis.prefix, lockDurationMs: 1_000, stalledIntervalMs: 500 }));
 const driver = countingSimulatorDriver(
   (send) => appendFileSync(sendsFile, `${send.sessionId} ${send.content.type === 'text' ? send.content.text : send.content.type} ${send.waMessageId}\n`),
   { ackDelaysMs: config.simulator.ackDelaysMs, sendLatencyMs: Number(process.env.SIM_SEND_LATENCY_MS ?? 0) },

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BullmqSendQueue } from '../../src/queue/bullmq-send-queue.js';
+import { ParkedSendQueue } from '../../src/queue/parked-send-queue.js';
 import { closeRedis, openRedis } from '../../src/storage/redis/redis-connection.js';
 import { RedisMessageStore } from '../../src/storage/redis/redis-message-store.js';
 import { messageRecord } from '../contract/message-store.contract.js';
@@ -35,6 +36,40 @@ describe('an accept’s record insert and job add (Redis)', () => {
     // The store's connection is the caller's: still open after the queue closed.
     expect(connection.status).toBe('ready');
     expect(await store.get(messageRecord().id)).toBeNull();
+    await closeRedis(connection);
+  });
+
+  it('leave in one socket write when the job is parked (the started Redis-mode queue), and the job is made once both are in', async () => {
+    const connection = await openRedis({ url: redis.server.url, name: 'accept:parked' });
+    const store = new RedisMessageStore(connection, 'accp', 60_000);
+    const queue = new ParkedSendQueue(await BullmqSendQueue.open({ redisUrl: redis.server.url, prefix: 'accp', producer: connection }));
+    try {
+      let release = (): void => undefined;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const found: (string | null)[] = [];
+      await queue.start(async (job) => {
+        found.push((await store.get(job.messageId))?.id ?? null);
+        await gate;
+        return { outcome: 'done' };
+      });
+      const first = messageRecord();
+      await store.insert(first, '{}', () => void queue.add({ sessionId: first.sessionId, messageId: first.id }));
+      await expect.poll(() => found.length).toBe(1);
+
+      const records = [messageRecord(), messageRecord(), messageRecord()];
+      const adds: Promise<void>[] = [];
+      const before = await readsProcessed(redis.admin);
+      const inserts = records.map((record) => store.insert(record, '{}', () => adds.push(queue.add({ sessionId: record.sessionId, messageId: record.id }))));
+      expect(await Promise.all(inserts)).toEqual([true, true, true]);
+      await Promise.all(adds);
+      expect((await readsProcessed(redis.admin)) - before).toBeLessThanOrEqual(2);
+      expect(await queue.counts(first.sessionId)).toEqual({ waiting: 3, active: 1 });
+      release();
+      await expect.poll(() => found.length).toBe(4);
+      expect(found).toEqual([first.id, ...records.map((r) => r.id)]);
+    } finally {
+      await queue.close();
+    }
     await closeRedis(connection);
   });
 });

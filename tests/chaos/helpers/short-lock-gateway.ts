@@ -8,9 +8,10 @@
 import { buildApp } from '../../../src/app.js';
 import { loadConfig } from '../../../src/config.js';
 import { BullmqSendQueue } from '../../../src/queue/bullmq-send-queue.js';
+import { ParkedSendQueue } from '../../../src/queue/parked-send-queue.js';
 
 const config = loadConfig();
 if (!config.redis) throw new Error('short-lock-gateway needs REDIS_URL');
-const sendQueue = await BullmqSendQueue.open({ redisUrl: config.redis.url, prefix: config.redis.prefix, lockDurationMs: 1_000, stalledIntervalMs: 500 });
+const sendQueue = new ParkedSendQueue(await BullmqSendQueue.open({ redisUrl: config.redis.url, prefix: config.redis.prefix, lockDurationMs: 1_000, stalledIntervalMs: 500 }));
 const app = await buildApp(config, { sendQueue });
 await app.listen({ port: config.port, host: config.host });

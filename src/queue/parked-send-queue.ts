@@ -1,0 +1,268 @@
+import type { BullmqSendQueue } from './bullmq-send-queue.js';
+import { report, type SendQueueErrorHandler } from './lane-job.js';
+import { MemorySendQueue } from './memory-send-queue.js';
+import type { SendJob, SendJobResult, SendProcessor, SendQueue, SendQueueCounts } from './send-queue.js';
+
+/** Jobs one session's lane holds in memory at most; past that, its next jobs wait in BullMQ's lane. */
+export const MAX_HELD_PER_LANE = 1_000;
+
+const DONE: SendJobResult = { outcome: 'done' };
+const INTERRUPTED: SendJobResult = { outcome: 'retry', delayMs: 0 };
+
+export interface ParkedSendQueueOptions {
+  onError?: SendQueueErrorHandler | undefined;
+  /** Wait before a held job whose processor threw is offered again. Default 1 s. */
+  errorRetryMs?: number;
+  /** Default {@link MAX_HELD_PER_LANE} (tests lower it). */
+  maxHeldPerLane?: number;
+}
+
+/** How a session's next job is added: absent from the map = `held`; `queued` = into BullMQ's lane; a check in flight = wait for it. */
+type LaneMode = 'queued' | { checking: Promise<void> };
+
+/** Resolves when `signal` aborts. */
+const aborted = (signal: AbortSignal): Promise<void> =>
+  signal.aborted ? Promise.resolve() : new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+
+/**
+ * The Redis-mode send queue: BullMQ keeps every accepted job durable, and this process makes the
+ * jobs from memory. A job added is **parked** in its session's BullMQ lane — stored as a delayed
+ * job due in a year, which no Worker takes — and held in a {@link MemorySendQueue} lane, which
+ * makes it (order, retries, pacing, abort: that queue's contract). Done, its parked copy is
+ * removed. BullMQ's Worker path (a blocking fetch, lock renewals, a move to ACTIVE and one to
+ * completed, four event-stream entries per job) is skipped; what is paid is one add (which the
+ * accept sends with its record's insert) and one removal (batched). If the process dies, the next
+ * start finds the parked jobs and moves them to the head of their lanes, where BullMQ's Workers
+ * make them in order (see BullmqLane.start, `recover`).
+ *
+ * A lane goes to BullMQ's Worker (mode `queued`) when memory must not hold it: more than
+ * {@link MAX_HELD_PER_LANE} jobs wait (a session down for long), or BullMQ holds jobs of it from
+ * an earlier run, or a job is added before `start()`. A queued job waits until the lane's held
+ * jobs are done, so order holds across the change. Once BullMQ's lane is empty again (checked on a
+ * completed job, after the adds in flight have landed), the lane's next job is held again.
+ *
+ * One process per prefix (as for BullmqSendQueue): parked jobs are taken for this process's own.
+ */
+export class ParkedSendQueue implements SendQueue {
+  readonly kind = 'bullmq' as const;
+  private readonly memory: MemorySendQueue;
+  private readonly maxHeld: number;
+  private readonly onError: SendQueueErrorHandler | undefined;
+  private readonly modes = new Map<string, LaneMode>();
+  /** Parks not answered yet, or failed (false: the add rejected, the job is not made). */
+  private readonly parking = new Map<string, Promise<boolean>>();
+  /** Per session, the adds to BullMQ's lane not answered yet (a check waits for them). */
+  private readonly adding = new Map<string, Set<Promise<void>>>();
+  /** Per session, parked copies of done jobs whose removal is not answered yet (they still count in BullMQ). */
+  private readonly unparking = new Map<string, number>();
+  private readonly unparks = new Set<Promise<void>>();
+  /** Per session, queued jobs taken by a Worker that wait for the lane's held jobs. */
+  private readonly queuedWaiting = new Map<string, number>();
+  private processor: SendProcessor | null = null;
+  private starting: Promise<void> | null = null;
+  private closing: Promise<void> | null = null;
+
+  constructor(
+    private readonly bull: BullmqSendQueue,
+    options: ParkedSendQueueOptions = {},
+  ) {
+    this.onError = options.onError;
+    this.maxHeld = options.maxHeldPerLane ?? MAX_HELD_PER_LANE;
+    this.memory = new MemorySendQueue({ onError: options.onError, ...(options.errorRetryMs === undefined ? {} : { errorRetryMs: options.errorRetryMs }) });
+    bull.onJobDone((sessionId) => this.queuedJobDone(sessionId));
+  }
+
+  async add(job: SendJob): Promise<void> {
+    this.checkOpen();
+    if (!this.processor) {
+      if (this.starting) await this.starting;
+      else {
+        // Not started: BullMQ's lane takes it (and the lane stays there until it is empty again).
+        this.modes.set(job.sessionId, 'queued');
+        return this.enqueue(job);
+      }
+    }
+    for (;;) {
+      const mode = this.modes.get(job.sessionId);
+      if (mode === 'queued') return this.enqueue(job);
+      if (mode !== undefined) {
+        await mode.checking;
+        continue;
+      }
+      if (this.memory.has(job)) return;
+      if (this.memory.size(job.sessionId) < this.maxHeld) return this.hold(job);
+      this.modes.set(job.sessionId, 'queued');
+    }
+  }
+
+  async start(processor: SendProcessor): Promise<void> {
+    if (this.processor || this.starting) throw new Error('send queue already started');
+    this.checkOpen();
+    this.starting = (async () => {
+      await this.bull.start(this.queued(processor));
+      for (const sessionId of this.bull.lanesAtStart) this.modes.set(sessionId, 'queued');
+      this.processor = processor;
+      await this.memory.start(this.held(processor));
+    })();
+    await this.starting;
+  }
+
+  async holds(job: SendJob): Promise<boolean> {
+    return this.memory.has(job) || this.bull.holds(job);
+  }
+
+  async counts(sessionId?: string): Promise<SendQueueCounts> {
+    const [queue, memory] = await Promise.all([this.bull.counts(sessionId), this.memory.counts(sessionId)]);
+    // BullMQ counts a held job (parked) as waiting, a done one whose removal is on its way too, and
+    // a queued job that waits for the held ones as active.
+    const unparking = sessionId === undefined ? sum(this.unparking) : (this.unparking.get(sessionId) ?? 0);
+    const waitingForHeld = sessionId === undefined ? sum(this.queuedWaiting) : (this.queuedWaiting.get(sessionId) ?? 0);
+    return {
+      waiting: Math.max(0, queue.waiting - unparking - memory.active + waitingForHeld),
+      active: Math.max(0, queue.active - waitingForHeld + memory.active),
+    };
+  }
+
+  /** Drops the session's held jobs (their processor aborted and awaited), then its BullMQ lane — parked copies included. */
+  async removeSession(sessionId: string): Promise<number> {
+    await this.memory.removeSession(sessionId);
+    await Promise.allSettled([...this.unparks]);
+    const dropped = await this.bull.removeSession(sessionId);
+    this.modes.delete(sessionId);
+    return dropped;
+  }
+
+  /** Held jobs not done stay parked: the next start makes them first. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.memory.close();
+      await Promise.allSettled([...this.unparks]);
+      await this.bull.close();
+    })();
+    return this.closing;
+  }
+
+  /** Test hook (see BullmqSendQueue.crashForTests): the held jobs' processors are aborted, BullMQ's copies left as they are. */
+  crashForTests(): Promise<void> {
+    this.closing ??= (async () => {
+      // Not awaited: a processor "dying" in the middle never returns.
+      void this.memory.close();
+      await this.bull.crashForTests();
+    })();
+    return this.closing;
+  }
+
+  /** Parks the job, and holds it in memory at once (in add order); its processing waits for the park. */
+  private async hold(job: SendJob): Promise<void> {
+    const parking = this.bull.park(job);
+    const parked = parking.then(
+      () => true,
+      () => false,
+    );
+    this.parking.set(job.messageId, parked);
+    void parked.then((ok) => {
+      if (ok && this.parking.get(job.messageId) === parked) this.parking.delete(job.messageId);
+    });
+    await this.memory.add(job);
+    await parking;
+  }
+
+  /** Into BullMQ's lane, behind what it and memory hold. */
+  private async enqueue(job: SendJob): Promise<void> {
+    let inFlight = this.adding.get(job.sessionId);
+    if (!inFlight) {
+      inFlight = new Set();
+      this.adding.set(job.sessionId, inFlight);
+    }
+    const added = this.bull.add(job);
+    const settled = added.then(
+      () => undefined,
+      () => undefined,
+    );
+    inFlight.add(settled);
+    try {
+      await added;
+    } finally {
+      inFlight.delete(settled);
+      if (inFlight.size === 0 && this.adding.get(job.sessionId) === inFlight) this.adding.delete(job.sessionId);
+    }
+  }
+
+  /** The memory lanes' processor: a job whose park failed is not made (its add rejected); a job done is unparked. */
+  private held(processor: SendProcessor): SendProcessor {
+    return async (job, signal) => {
+      const parked = this.parking.get(job.messageId);
+      if (parked !== undefined && !(await parked)) {
+        this.parking.delete(job.messageId);
+        return DONE;
+      }
+      const result = await processor(job, signal);
+      if (result.outcome === 'done') this.unpark(job);
+      return result;
+    };
+  }
+
+  /** BullMQ's Workers' processor: a queued job waits until its lane's held jobs are done. */
+  private queued(processor: SendProcessor): SendProcessor {
+    return async (job, signal) => {
+      const { sessionId } = job;
+      this.queuedWaiting.set(sessionId, (this.queuedWaiting.get(sessionId) ?? 0) + 1);
+      try {
+        await this.memory.idle(sessionId, signal);
+      } finally {
+        const left = (this.queuedWaiting.get(sessionId) ?? 1) - 1;
+        if (left > 0) this.queuedWaiting.set(sessionId, left);
+        else this.queuedWaiting.delete(sessionId);
+      }
+      if (this.closing) {
+        // The held jobs were cut by the close, not done: this job must not overtake them.
+        await aborted(signal);
+        return INTERRUPTED;
+      }
+      if (signal.aborted) return INTERRUPTED;
+      return processor(job, signal);
+    };
+  }
+
+  private unpark(job: SendJob): void {
+    const { sessionId } = job;
+    this.unparking.set(sessionId, (this.unparking.get(sessionId) ?? 0) + 1);
+    const removal: Promise<void> = this.bull
+      .unpark(job)
+      .catch((error: unknown) => report(this.onError, error, job))
+      .finally(() => {
+        this.unparks.delete(removal);
+        const left = (this.unparking.get(sessionId) ?? 1) - 1;
+        if (left > 0) this.unparking.set(sessionId, left);
+        else this.unparking.delete(sessionId);
+      });
+    this.unparks.add(removal);
+  }
+
+  /** A Worker completed a queued job: if BullMQ's lane is empty now, the session's next job is held again. */
+  private queuedJobDone(sessionId: string): void {
+    if (this.modes.get(sessionId) !== 'queued' || this.closing) return;
+    const checking = (async () => {
+      try {
+        const inFlight = this.adding.get(sessionId);
+        if (inFlight) await Promise.all([...inFlight]);
+        if ((await this.bull.pending(sessionId)) === 0) this.modes.delete(sessionId);
+        else this.modes.set(sessionId, 'queued');
+      } catch (error) {
+        this.modes.set(sessionId, 'queued');
+        report(this.onError, error, null);
+      }
+    })();
+    this.modes.set(sessionId, { checking });
+  }
+
+  private checkOpen(): void {
+    if (this.closing) throw new Error('send queue is closed');
+  }
+}
+
+function sum(counts: ReadonlyMap<string, number>): number {
+  let total = 0;
+  for (const n of counts.values()) total += n;
+  return total;
+}

@@ -1,0 +1,192 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, describe, expect, inject, it, vi } from 'vitest';
+import { BullmqSendQueue, type BullmqSendQueueOptions } from '../../src/queue/bullmq-send-queue.js';
+import { ParkedSendQueue, type ParkedSendQueueOptions } from '../../src/queue/parked-send-queue.js';
+import type { SendJobResult } from '../../src/queue/send-queue.js';
+import { ProcessorCalls, deferred, describeSendQueueContract, ids, job } from './send-queue.contract.js';
+
+const ERROR_RETRY_MS = 50;
+const DONE: SendJobResult = { outcome: 'done' };
+const newPrefix = (): string => `pq${randomBytes(6).toString('hex')}`;
+/** Locks short enough that a next instance recovers a dead one's ACTIVE job within a second. */
+const SHORT_LOCKS = { lockDurationMs: 1_000, stalledIntervalMs: 300 };
+
+async function openParked(prefix: string, options: ParkedSendQueueOptions = {}, bullOptions: Partial<BullmqSendQueueOptions> = {}): Promise<ParkedSendQueue> {
+  const bull = await BullmqSendQueue.open({ redisUrl: inject('redisUrl'), prefix, lockDurationMs: 4_000, stalledIntervalMs: 1_000, errorRetryMs: ERROR_RETRY_MS, ...bullOptions });
+  return new ParkedSendQueue(bull, { errorRetryMs: ERROR_RETRY_MS, ...options });
+}
+
+describeSendQueueContract('bullmq, parked', (() => {
+  const prefixes = new WeakMap<object, string>();
+  const open = async (prefix: string, options: ParkedSendQueueOptions = {}): Promise<ParkedSendQueue> => {
+    const queue = await openParked(prefix, options);
+    prefixes.set(queue, prefix);
+    return queue;
+  };
+  return {
+    open: (options) => open(newPrefix(), options),
+    reopen: (queue, options) => open(prefixes.get(queue) ?? '', options),
+  };
+})());
+
+describe('parked send queue', () => {
+  const admin = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 1 });
+  const opened: ParkedSendQueue[] = [];
+  const open = async (prefix: string, options: ParkedSendQueueOptions = {}, bullOptions: Partial<BullmqSendQueueOptions> = {}): Promise<ParkedSendQueue> => {
+    const queue = await openParked(prefix, options, bullOptions);
+    opened.push(queue);
+    return queue;
+  };
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((q) => q.close()));
+  });
+  afterAll(async () => {
+    await admin.quit();
+  });
+
+  const connectionsOf = async (prefix: string): Promise<string[]> => {
+    const list = (await admin.call('CLIENT', 'LIST')) as string;
+    return list.split('\n').map((line) => /(?:^| )name=(\S*)/.exec(line)?.[1] ?? '').filter((n) => n.startsWith(prefix));
+  };
+  const lane = (prefix: string, sessionId: string): string => `${prefix}:bull:send-${sessionId}`;
+
+  it('keeps a job parked in BullMQ (delayed, due in a year) while it is made from memory, and removes it once done', async () => {
+    const prefix = newPrefix();
+    const queue = await open(prefix);
+    const gate = deferred();
+    const calls = new ProcessorCalls();
+    await queue.start(async (j) => {
+      calls.add(j);
+      await gate.promise;
+      return DONE;
+    });
+    for (const n of [1, 2]) await queue.add(job('p', n));
+    await calls.reach('p', 1);
+    const parked = await admin.zrange(`${lane(prefix, 'p')}:delayed`, 0, -1, 'WITHSCORES');
+    expect(parked.filter((_, i) => i % 2 === 0)).toEqual(ids('p', 1, 2));
+    // Score: due time (ms) × 4096.
+    expect(Number(parked[1]) / 0x1000 - Date.now()).toBeGreaterThan(300 * 24 * 3_600_000);
+    expect(await admin.llen(`${lane(prefix, 'p')}:wait`)).toBe(0);
+    expect(await admin.llen(`${lane(prefix, 'p')}:active`)).toBe(0);
+    gate.resolve();
+    await calls.reach('p', 2);
+    await vi.waitFor(async () => expect(await admin.zcard(`${lane(prefix, 'p')}:delayed`)).toBe(0), { timeout: 5_000, interval: 20 });
+    for (const id of ids('p', 1, 2)) expect(await admin.exists(`${lane(prefix, 'p')}:${id}`)).toBe(0);
+    expect(calls.of('p')).toEqual(ids('p', 1, 2));
+  });
+
+  it('starts no BullMQ Worker for lanes made from memory: two connections, whatever the sessions', async () => {
+    const prefix = newPrefix();
+    const queue = await open(prefix);
+    const calls = new ProcessorCalls();
+    await queue.start(async (j) => {
+      calls.add(j);
+      return DONE;
+    });
+    for (const s of ['x', 'y', 'z']) await queue.add(job(s, 1));
+    for (const s of ['x', 'y', 'z']) await calls.reach(s, 1);
+    expect(await connectionsOf(prefix)).toHaveLength(2);
+  });
+
+  it('after a crash, makes the parked jobs first in their lanes, in order, ahead of jobs added after the restart', async () => {
+    const prefix = newPrefix();
+    const dying = await open(prefix, {}, SHORT_LOCKS);
+    const entered = deferred();
+    await dying.start(async (j) => {
+      if (j.messageId !== job('k', 1).messageId) return DONE;
+      entered.resolve();
+      return new Promise(() => undefined); // never returns: the process "dies" in here
+    });
+    for (const n of [1, 2, 3, 4]) await dying.add(job('k', n));
+    await entered.promise;
+    await dying.crashForTests();
+    await vi.waitFor(async () => expect(await connectionsOf(prefix)).toEqual([]), { timeout: 5_000, interval: 20 });
+
+    const next = await open(prefix, {}, SHORT_LOCKS);
+    expect(await next.holds(job('k', 3))).toBe(true);
+    expect(await next.counts('k')).toEqual({ waiting: 4, active: 0 });
+    const calls = new ProcessorCalls();
+    await next.start(async (j) => {
+      calls.add(j);
+      return DONE;
+    });
+    await next.add(job('k', 5));
+    await calls.reach('k', 5);
+    expect(calls.of('k')).toEqual(ids('k', 1, 2, 3, 4, 5));
+    await vi.waitFor(async () => expect(await next.counts()).toEqual({ waiting: 0, active: 0 }), { timeout: 5_000, interval: 20 });
+  });
+
+  it('sends a lane past its memory limit to BullMQ’s Worker, keeps the order, and holds the lane again once BullMQ’s lane is empty', async () => {
+    const prefix = newPrefix();
+    const queue = await open(prefix, { maxHeldPerLane: 3 });
+    const gate = deferred();
+    const release7 = deferred();
+    const calls = new ProcessorCalls();
+    await queue.start(async (j) => {
+      calls.add(j);
+      if (j.messageId === job('o', 1).messageId) await gate.promise;
+      if (j.messageId === job('o', 7).messageId) await release7.promise;
+      return DONE;
+    });
+    for (const n of [1, 2, 3, 4, 5, 6]) await queue.add(job('o', n));
+    await calls.reach('o', 1);
+    expect(await admin.zrange(`${lane(prefix, 'o')}:delayed`, 0, -1)).toEqual(ids('o', 1, 2, 3));
+    // Jobs 4–6 are BullMQ's: the Worker has taken 4, which waits for the held ones.
+    await vi.waitFor(async () => expect(await admin.lrange(`${lane(prefix, 'o')}:active`, 0, -1)).toEqual(ids('o', 4)), { timeout: 5_000, interval: 20 });
+    expect(await queue.counts('o')).toEqual({ waiting: 5, active: 1 });
+    gate.resolve();
+    await calls.reach('o', 6);
+    expect(calls.of('o')).toEqual(ids('o', 1, 2, 3, 4, 5, 6));
+    await vi.waitFor(async () => expect(await queue.counts('o')).toEqual({ waiting: 0, active: 0 }), { timeout: 5_000, interval: 20 });
+
+    // BullMQ's lane is empty: the next job is parked and made from memory again.
+    await queue.add(job('o', 7));
+    await calls.reach('o', 7);
+    expect(await admin.zrange(`${lane(prefix, 'o')}:delayed`, 0, -1)).toEqual(ids('o', 7));
+    expect(await admin.llen(`${lane(prefix, 'o')}:wait`)).toBe(0);
+    expect(await admin.llen(`${lane(prefix, 'o')}:active`)).toBe(0);
+    release7.resolve();
+    await vi.waitFor(async () => expect(await admin.zcard(`${lane(prefix, 'o')}:delayed`)).toBe(0), { timeout: 5_000, interval: 20 });
+  });
+
+  it('after a crash with a lane past its memory limit, makes the parked jobs, then the one the dead Worker held, then the rest', async () => {
+    const prefix = newPrefix();
+    const dying = await open(prefix, { maxHeldPerLane: 2 }, SHORT_LOCKS);
+    const entered = deferred();
+    await dying.start(async (j) => {
+      if (j.messageId !== job('v', 1).messageId) return DONE;
+      entered.resolve();
+      return new Promise(() => undefined);
+    });
+    for (const n of [1, 2, 3, 4, 5]) await dying.add(job('v', n));
+    await entered.promise;
+    await vi.waitFor(async () => expect(await admin.lrange(`${lane(prefix, 'v')}:active`, 0, -1)).toEqual(ids('v', 3)), { timeout: 5_000, interval: 20 });
+    await dying.crashForTests();
+    await vi.waitFor(async () => expect(await connectionsOf(prefix)).toEqual([]), { timeout: 5_000, interval: 20 });
+
+    const next = await open(prefix, {}, SHORT_LOCKS);
+    const calls = new ProcessorCalls();
+    await next.start(async (j) => {
+      calls.add(j);
+      return DONE;
+    });
+    await next.add(job('v', 6));
+    await calls.reach('v', 6);
+    expect(calls.of('v')).toEqual(ids('v', 1, 2, 3, 4, 5, 6));
+  });
+
+  it('does not make a job whose park failed (its add rejected)', async () => {
+    const queue = await open(newPrefix());
+    const calls = new ProcessorCalls();
+    await queue.start(async (j) => {
+      calls.add(j);
+      return DONE;
+    });
+    await expect(queue.add({ sessionId: 'a:b', messageId: 'm-bad' })).rejects.toThrow(/invalid session id/);
+    await queue.add(job('a', 1));
+    await calls.reach('a', 1);
+    expect(calls.events.map((c) => c.messageId)).toEqual(ids('a', 1));
+    expect(await queue.counts()).toEqual({ waiting: 0, active: 0 });
+  });
+});
