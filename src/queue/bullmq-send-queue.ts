@@ -4,7 +4,7 @@ import { LuaScript } from '../storage/redis/lua-script.js';
 import { closeRedis, openRedis } from '../storage/redis/redis-connection.js';
 import { ScriptBatch } from '../storage/redis/script-batch.js';
 import { BullmqLane, laneQueueName, type LaneSettings } from './bullmq-lane.js';
-import { DEFAULT_ERROR_RETRY_MS, type SendQueueErrorHandler } from './lane-job.js';
+import { DEFAULT_ERROR_RETRY_MS, report, type SendQueueErrorHandler } from './lane-job.js';
 import type { SendJob, SendProcessor, SendQueue, SendQueueCounts } from './send-queue.js';
 
 export interface BullmqSendQueueOptions {
@@ -107,6 +107,8 @@ async function openWorkerRedis(options: BullmqSendQueueOptions, reconnect: Recon
 export class BullmqSendQueue implements SendQueue {
   readonly kind = 'bullmq' as const;
   private readonly lanes = new Map<string, BullmqLane>();
+  /** Lanes whose Worker is being closed by `releaseWorker`, until it is. */
+  private readonly releasing = new Map<string, Promise<void>>();
   /** Lanes this instance has put in the lane set already. */
   private readonly registered = new Set<string>();
   private readonly settings: LaneSettings;
@@ -175,6 +177,9 @@ export class BullmqSendQueue implements SendQueue {
   async add(job: SendJob): Promise<void> {
     this.checkOpen();
     if (this.started) await this.started;
+    // A Worker being released must be gone before the lane's next one starts (one job at a time).
+    const releasing = this.releasing.get(job.sessionId);
+    if (releasing) await releasing;
     const lane = this.lane(job.sessionId);
     await this.register(job.sessionId);
     await lane.add(job);
@@ -199,6 +204,21 @@ export class BullmqSendQueue implements SendQueue {
   unpark(job: SendJob): Promise<void> {
     this.checkLaneKey(job.sessionId);
     return this.unparks.add(job);
+  }
+
+  /**
+   * Closes a lane's Worker (and its blocking connection) — for a lane whose jobs the caller makes
+   * from memory again (parked): a Worker would be woken by every park. The lane's next `add`
+   * starts a new Worker once this one is closed. Never rejects (errors go to onError).
+   */
+  async releaseWorker(sessionId: string): Promise<void> {
+    const lane = this.lanes.get(sessionId);
+    if (!lane?.started || this.closing) return;
+    this.lanes.delete(sessionId);
+    const closed = lane.close().catch((error: unknown) => report(this.settings.onError, error, null));
+    this.releasing.set(sessionId, closed);
+    await closed;
+    if (this.releasing.get(sessionId) === closed) this.releasing.delete(sessionId);
   }
 
   /** Lanes listed before their first job is stored: a crash in between leaves an empty lane listed, not a lost job. */
@@ -325,6 +345,7 @@ export class BullmqSendQueue implements SendQueue {
     this.closing ??= (async () => {
       const lanes = [...this.lanes.values()];
       this.lanes.clear();
+      await Promise.all(this.releasing.values());
       // Redis away already: nothing can be moved back or completed until it returns, and a job left
       // ACTIVE is recovered at the next start anyway — so end the reconnects at once and close the
       // Workers without waiting for their active job's move (a shutdown during an outage took 20 s

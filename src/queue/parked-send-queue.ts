@@ -1,5 +1,5 @@
 import type { BullmqSendQueue } from './bullmq-send-queue.js';
-import { report, type SendQueueErrorHandler } from './lane-job.js';
+import { DEFAULT_ERROR_RETRY_MS, report, type SendQueueErrorHandler } from './lane-job.js';
 import { MemorySendQueue } from './memory-send-queue.js';
 import type { SendJob, SendJobResult, SendProcessor, SendQueue, SendQueueCounts } from './send-queue.js';
 
@@ -48,6 +48,7 @@ export class ParkedSendQueue implements SendQueue {
   private readonly memory: MemorySendQueue;
   private readonly maxHeld: number;
   private readonly onError: SendQueueErrorHandler | undefined;
+  private readonly errorRetryMs: number;
   private readonly modes = new Map<string, LaneMode>();
   /** Parks not answered yet, or failed (false: the add rejected, the job is not made). */
   private readonly parking = new Map<string, Promise<boolean>>();
@@ -68,7 +69,8 @@ export class ParkedSendQueue implements SendQueue {
   ) {
     this.onError = options.onError;
     this.maxHeld = options.maxHeldPerLane ?? MAX_HELD_PER_LANE;
-    this.memory = new MemorySendQueue({ onError: options.onError, ...(options.errorRetryMs === undefined ? {} : { errorRetryMs: options.errorRetryMs }) });
+    this.errorRetryMs = options.errorRetryMs ?? DEFAULT_ERROR_RETRY_MS;
+    this.memory = new MemorySendQueue({ onError: options.onError, errorRetryMs: this.errorRetryMs });
     bull.onJobDone((sessionId) => this.queuedJobDone(sessionId));
   }
 
@@ -224,19 +226,34 @@ export class ParkedSendQueue implements SendQueue {
     };
   }
 
+  /**
+   * Removes the parked copy of a done job. A removal that fails (Redis away) is tried again every
+   * `errorRetryMs` until it is made or the queue closes: a copy left behind would count as waiting
+   * until the next start, which makes it as a no-op (its record is no longer queued).
+   */
   private unpark(job: SendJob): void {
     const { sessionId } = job;
     this.unparking.set(sessionId, (this.unparking.get(sessionId) ?? 0) + 1);
-    const removal: Promise<void> = this.bull
-      .unpark(job)
-      .catch((error: unknown) => report(this.onError, error, job))
-      .finally(() => {
-        this.unparks.delete(removal);
-        const left = (this.unparking.get(sessionId) ?? 1) - 1;
-        if (left > 0) this.unparking.set(sessionId, left);
-        else this.unparking.delete(sessionId);
-      });
+    const removal: Promise<void> = this.removeParked(job).finally(() => {
+      this.unparks.delete(removal);
+      const left = (this.unparking.get(sessionId) ?? 1) - 1;
+      if (left > 0) this.unparking.set(sessionId, left);
+      else this.unparking.delete(sessionId);
+    });
     this.unparks.add(removal);
+  }
+
+  private async removeParked(job: SendJob): Promise<void> {
+    for (;;) {
+      try {
+        await this.bull.unpark(job);
+        return;
+      } catch (error) {
+        report(this.onError, error, job);
+        if (this.closing) return;
+        await new Promise((resolve) => setTimeout(resolve, this.errorRetryMs));
+      }
+    }
   }
 
   /** A Worker completed a queued job: if BullMQ's lane is empty now, the session's next job is held again. */
@@ -246,8 +263,13 @@ export class ParkedSendQueue implements SendQueue {
       try {
         const inFlight = this.adding.get(sessionId);
         if (inFlight) await Promise.all([...inFlight]);
-        if ((await this.bull.pending(sessionId)) === 0) this.modes.delete(sessionId);
-        else this.modes.set(sessionId, 'queued');
+        if ((await this.bull.pending(sessionId)) === 0) {
+          this.modes.delete(sessionId);
+          // Its Worker would be woken by every park of the lane: closed until the lane is queued again.
+          void this.bull.releaseWorker(sessionId);
+        } else {
+          this.modes.set(sessionId, 'queued');
+        }
       } catch (error) {
         this.modes.set(sessionId, 'queued');
         report(this.onError, error, null);

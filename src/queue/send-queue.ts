@@ -1,7 +1,9 @@
 /**
- * The send queue: where accepted sends wait for the engine. Two drivers implement it —
- * `memory-send-queue.ts` (embedded mode, in-process) and `bullmq-send-queue.ts` (Redis mode,
- * BullMQ, durable) — and both pass `tests/contract/send-queue.contract.ts`.
+ * The send queue: where accepted sends wait for the engine. Three drivers implement it —
+ * `memory-send-queue.ts` (embedded mode, in-process), `parked-send-queue.ts` (Redis mode: jobs
+ * durable in BullMQ, made from memory) and `bullmq-send-queue.ts` (BullMQ's Workers; the webhook
+ * lanes, and the send lanes that must wait in Redis) — and all pass
+ * `tests/contract/send-queue.contract.ts`.
  *
  * Semantics every driver keeps:
  * - A job carries ids only (`sessionId`, `messageId`); the content lives in the message store.
@@ -11,7 +13,7 @@
  *   `pauseMs` before its next job — pacing), or `retry` (the job stays at the head of its lane and
  *   is offered again after `delayMs`; later jobs of the session wait behind it).
  * - At-least-once: a job whose process died mid-processing is offered again (BullMQ: stalled-job
- *   recovery), at the head of its lane. The processor must make a repeat harmless.
+ *   recovery; parked: the next start), at the head of its lane. The processor must make a repeat harmless.
  * - `close()` stops taking jobs, aborts the `signal` of running processors (so that waits end
  *   early) and waits for them to return; a job interrupted this way is kept for the next start,
  *   at the head of its lane.

@@ -1,9 +1,13 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { BullmqSendQueue, type BullmqSendQueueOptions } from '../../src/queue/bullmq-send-queue.js';
 import { ParkedSendQueue, type ParkedSendQueueOptions } from '../../src/queue/parked-send-queue.js';
 import type { SendJobResult } from '../../src/queue/send-queue.js';
+import { startRedisServer } from '../helpers/redis-server.js';
 import { ProcessorCalls, deferred, describeSendQueueContract, ids, job } from './send-queue.contract.js';
 
 const ERROR_RETRY_MS = 50;
@@ -122,11 +126,13 @@ describe('parked send queue', () => {
     const queue = await open(prefix, { maxHeldPerLane: 3 });
     const gate = deferred();
     const release7 = deferred();
+    const release8 = deferred();
     const calls = new ProcessorCalls();
     await queue.start(async (j) => {
       calls.add(j);
       if (j.messageId === job('o', 1).messageId) await gate.promise;
       if (j.messageId === job('o', 7).messageId) await release7.promise;
+      if (j.messageId === job('o', 8).messageId) await release8.promise;
       return DONE;
     });
     for (const n of [1, 2, 3, 4, 5, 6]) await queue.add(job('o', n));
@@ -146,8 +152,17 @@ describe('parked send queue', () => {
     expect(await admin.zrange(`${lane(prefix, 'o')}:delayed`, 0, -1)).toEqual(ids('o', 7));
     expect(await admin.llen(`${lane(prefix, 'o')}:wait`)).toBe(0);
     expect(await admin.llen(`${lane(prefix, 'o')}:active`)).toBe(0);
+    // The lane's Worker (and its blocking connection) is closed while the lane is held in memory.
+    await vi.waitFor(async () => expect(await connectionsOf(prefix)).toHaveLength(2), { timeout: 5_000, interval: 20 });
     release7.resolve();
     await vi.waitFor(async () => expect(await admin.zcard(`${lane(prefix, 'o')}:delayed`)).toBe(0), { timeout: 5_000, interval: 20 });
+
+    // Past the limit again: a new Worker takes the lane's BullMQ jobs, in order.
+    for (const n of [8, 9, 10, 11, 12, 13]) await queue.add(job('o', n));
+    await vi.waitFor(async () => expect(await admin.lrange(`${lane(prefix, 'o')}:active`, 0, -1)).toEqual(ids('o', 11)), { timeout: 5_000, interval: 20 });
+    release8.resolve();
+    await calls.reach('o', 13);
+    expect(calls.of('o')).toEqual(ids('o', ...Array.from({ length: 13 }, (_, i) => i + 1)));
   });
 
   it('after a crash with a lane past its memory limit, makes the parked jobs, then the one the dead Worker held, then the rest', async () => {
@@ -188,5 +203,39 @@ describe('parked send queue', () => {
     await calls.reach('a', 1);
     expect(calls.events.map((c) => c.messageId)).toEqual(ids('a', 1));
     expect(await queue.counts()).toEqual({ waiting: 0, active: 0 });
+  });
+
+  it('removes the parked copy of a job done while Redis was away once Redis is back', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wagw-pq-'));
+    let server = await startRedisServer({ dir, appendOnly: true });
+    const prefix = newPrefix();
+    const errors: unknown[] = [];
+    const queue = new ParkedSendQueue(await BullmqSendQueue.open({ redisUrl: server.url, prefix }), { errorRetryMs: ERROR_RETRY_MS, onError: (error) => errors.push(error) });
+    const own = new Redis(server.url, { maxRetriesPerRequest: 1, lazyConnect: true });
+    try {
+      const gate = deferred();
+      const calls = new ProcessorCalls();
+      await queue.start(async (j) => {
+        calls.add(j);
+        await gate.promise;
+        return DONE;
+      });
+      await queue.add(job('u', 1));
+      await calls.reach('u', 1);
+      await server.stop();
+      gate.resolve();
+      await vi.waitFor(() => expect(errors.length).toBeGreaterThan(0), { timeout: 5_000, interval: 20 });
+      // Done, so not counted while its copy waits to be removed (the count itself needs Redis back).
+      server = await startRedisServer({ dir, appendOnly: true, port: server.port });
+      await own.connect();
+      await vi.waitFor(async () => expect(await own.zcard(`${lane(prefix, 'u')}:delayed`)).toBe(0), { timeout: 10_000, interval: 50 });
+      expect(await own.exists(`${lane(prefix, 'u')}:${job('u', 1).messageId}`)).toBe(0);
+      expect(await queue.counts('u')).toEqual({ waiting: 0, active: 0 });
+    } finally {
+      await queue.close();
+      own.disconnect();
+      await server.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
