@@ -20,7 +20,7 @@
  * the machine to be quiet: warm-up (closed, 4,000, to the ready sessions), then 3 × closed loop at
  * 50 connections, 8,000 requests (throughput, latency), then 2 × open loop at a fixed 1,000 req/s
  * for 6 s (latency from the scheduled time). In these headline phases the gateway's sends go to the
- * sessions waiting for their scan: its workers hold one job per lane and wait, so they do not take
+ * sessions waiting for their scan: each lane's first job waits for `ready`, so the lanes do not take
  * the CPU from the accepts — as in production, where pacing (1 s + up to 2 s per send by default)
  * keeps 10 sessions at about 5 sends a second. Then the waiting sessions are scanned and their
  * backlog sent. Informational, gateway only: a closed (5,000) and an open (3 s) load to the ready
@@ -129,7 +129,7 @@ async function countWindow(redisUrl: string, observer: Redis, prefix: string, me
 /** Redis commands of COUNT_SENDS accepts, then (gateway) of processing them. */
 async function countCommands(server: SendServer, redisUrl: string, observer: Redis): Promise<KindResult['counts']> {
   // Gateway: sessions waiting for their QR scan, so that the accepts are counted without the
-  // workers (each lane's worker takes its first job and waits for `ready`: 10 jobs' first step).
+  // lanes working (each lane's first job waits for `ready`: 10 jobs' first step).
   const targets = server.kind === 'gateway' ? await server.pending(SESSIONS) : server.sessions;
   const load: LoadSpec = { ...spec(server, 'count', { mode: 'closed', count: COUNT_SENDS, maxMs: 60_000 }), sessions: targets, connections: 10 };
   let accepted = 0;
@@ -200,8 +200,9 @@ export async function runSendAccept(options: SendAcceptOptions = {}): Promise<Be
     // Headline (the issue's P1): the accept path. The gateway's sends go to sessions waiting for
     // their QR scan, so its workers do not compete for the CPU — as in production, where pacing
     // (SEND_MIN_INTERVAL_MS 1 s + up to SEND_JITTER_MS 2 s by default) lets 10 sessions send about
-    // 5 messages a second while they accept thousands. Each lane's worker holds its first job and
-    // waits for `ready`; the backlog is sent after the informational phases.
+    // 5 messages a second while they accept thousands. Each lane's first job waits for `ready`
+    // (past 1,000 held jobs a lane's later ones wait in BullMQ); the backlog is sent after the
+    // informational phases.
     const pending = await gateway.pending(SESSIONS);
     const headline = (server: SendServer, label: string, input: Parameters<typeof spec>[2]): Promise<Phase> =>
       server.kind === 'gateway' ? phase(server, redis, { ...spec(server, label, input), sessions: pending }, false) : phase(server, redis, spec(server, label, input));

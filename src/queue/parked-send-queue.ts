@@ -85,13 +85,14 @@ export class ParkedSendQueue implements SendQueue {
       }
     }
     for (;;) {
+      this.checkOpen();
       const mode = this.modes.get(job.sessionId);
       if (mode === 'queued') return this.enqueue(job);
       if (mode !== undefined) {
         await mode.checking;
         continue;
       }
-      if (this.memory.has(job)) return;
+      if (this.memory.has(job)) return this.parked(job);
       if (this.memory.size(job.sessionId) < this.maxHeld) return this.hold(job);
       this.modes.set(job.sessionId, 'queued');
     }
@@ -167,6 +168,12 @@ export class ParkedSendQueue implements SendQueue {
     });
     await this.memory.add(job);
     await parking;
+  }
+
+  /** A job held already: resolves once its park is in (as its first add did), rejects if that failed. */
+  private async parked(job: SendJob): Promise<void> {
+    const parking = this.parking.get(job.messageId);
+    if (parking && !(await parking)) throw new Error(`send job ${job.messageId} could not be stored`);
   }
 
   /** Into BullMQ's lane, behind what it and memory hold. */
