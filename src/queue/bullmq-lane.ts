@@ -1,7 +1,7 @@
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { LuaScript } from '../storage/redis/lua-script.js';
 import { type LaneState, type SendQueueErrorHandler, offerUntilDone, report, sleep } from './lane-job.js';
+import { KEEP_FAILED, LANE_JOB_NAME as JOB_NAME, promoteParked } from './parked-jobs.js';
 import type { SendJob, SendProcessor, SendQueueCounts } from './send-queue.js';
 
 export interface LaneSettings {
@@ -21,36 +21,8 @@ export interface LaneSettings {
   listeners: { jobDone?: (laneKey: string) => void };
 }
 
-const JOB_NAME = 'send';
-/** Failed jobs kept per lane for inspection. Our processor never fails a job; BullMQ may, in corner cases. */
-const KEEP_FAILED = 100;
 /** A redelivered job is harmless (the processor makes repeats no-ops), so stalling never fails one. */
 const MAX_STALLED_COUNT = 1_000_000;
-
-/**
- * How far in the future a parked job is due: never, in practice (a year; BullMQ's delayed score,
- * milliseconds × 4096, must stay below 2^53). A parked job is a durable copy of a job that the
- * process holds in memory (see `parked-send-queue.ts`); only the next start's recovery moves it.
- */
-export const PARK_DELAY_MS = 365 * 24 * 3_600_000;
-
-/**
- * Moves a lane's parked (delayed) jobs to the taking end of `wait`, in the order they were parked,
- * ahead of the jobs waiting there — they were accepted before them. Adds LPUSH and Workers take
- * from the right, so the last job is pushed first. KEYS: delayed, wait, marker; ARGV[1]: the job
- * key prefix (`<bull prefix>:<queue>:`). Returns the number moved.
- */
-const PROMOTE_PARKED = new LuaScript(`
-local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
-for i = #ids, 1, -1 do
-  redis.call('RPUSH', KEYS[2], ids[i])
-  redis.call('HSET', ARGV[1] .. ids[i], 'delay', 0)
-end
-if #ids > 0 then
-  redis.call('DEL', KEYS[1])
-  redis.call('ZADD', KEYS[3], 0, '0')
-end
-return #ids`);
 
 export const laneQueueName = (sessionId: string, queueName = 'send'): string => `${queueName}-${sessionId}`;
 
@@ -89,11 +61,6 @@ export class BullmqLane {
   /** jobId = messageId: adding a job that BullMQ still holds is a no-op. */
   async add(job: SendJob): Promise<void> {
     await this.queue.add(JOB_NAME, { sessionId: job.sessionId, messageId: job.messageId }, { jobId: job.messageId });
-  }
-
-  /** Stores the job as delayed by {@link PARK_DELAY_MS}: durable, never taken by a Worker of this run. */
-  async park(job: SendJob): Promise<void> {
-    await this.queue.add(JOB_NAME, { sessionId: job.sessionId, messageId: job.messageId }, { jobId: job.messageId, delay: PARK_DELAY_MS });
   }
 
   get started(): boolean {
@@ -136,7 +103,7 @@ export class BullmqLane {
     while (!signal.aborted) {
       try {
         if ((await this.queue.getActiveCount()) === 0) {
-          if (recover) await this.promoteParked();
+          if (recover) await promoteParked(this.settings.producer, `${this.settings.bullPrefix}:${laneQueueName(this.sessionId, this.settings.queueName)}`);
           break;
         }
       } catch (error) {
@@ -147,11 +114,6 @@ export class BullmqLane {
     if (signal.aborted) return;
     // Resolves when the worker closes.
     worker.run().catch((error: unknown) => report(this.settings.onError, error, null));
-  }
-
-  private async promoteParked(): Promise<void> {
-    const base = `${this.settings.bullPrefix}:${laneQueueName(this.sessionId, this.settings.queueName)}`;
-    await PROMOTE_PARKED.run(this.settings.producer, [`${base}:delayed`, `${base}:wait`, `${base}:marker`], [`${base}:`]);
   }
 
   /** The Worker's processor: one job until done, then the pacing pause (the job stays ACTIVE meanwhile). */

@@ -1,10 +1,10 @@
 import type { Redis } from 'ioredis';
 import { CoalescingRedis } from '../storage/redis/coalescing-redis.js';
-import { LuaScript } from '../storage/redis/lua-script.js';
 import { closeRedis, openRedis } from '../storage/redis/redis-connection.js';
 import { ScriptBatch } from '../storage/redis/script-batch.js';
 import { BullmqLane, laneQueueName, type LaneSettings } from './bullmq-lane.js';
 import { DEFAULT_ERROR_RETRY_MS, report, type SendQueueErrorHandler } from './lane-job.js';
+import { ParkScores, parkJobs, unparkJobs, type ParkedJobKeys } from './parked-jobs.js';
 import type { SendJob, SendProcessor, SendQueue, SendQueueCounts } from './send-queue.js';
 
 export interface BullmqSendQueueOptions {
@@ -63,17 +63,8 @@ const CLOSE_PROBE_MS = 500;
 /** Session ids are validated upstream; checked again because they become Redis key parts. */
 const SESSION_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
-/**
- * Removes parked jobs that are done: per job, KEYS delayed set, job hash, job logs; ARGV the job
- * ids. A job no longer in its delayed set (moved by a recovery meanwhile) is left alone.
- */
-const UNPARK = new LuaScript(`
-for i = 1, #ARGV do
-  if redis.call('ZREM', KEYS[3 * i - 2], ARGV[i]) == 1 then redis.call('DEL', KEYS[3 * i - 1], KEYS[3 * i]) end
-end
-return 0`);
-/** Parked jobs removed per script at most. */
-const MAX_UNPARKS_PER_SCRIPT = 500;
+/** Parks, and removals of parked jobs, sent per script at most. */
+const MAX_PARKS_PER_SCRIPT = 500;
 
 /** Lets the worker connection, and BullMQ's duplicates of it (they copy its retryStrategy), stop reconnecting. */
 interface Reconnect {
@@ -118,6 +109,7 @@ export class BullmqSendQueue implements SendQueue {
   private processor: SendProcessor | null = null;
   /** Lanes that held jobs when the queue started (see `lanesAtStart`). */
   private kept: readonly string[] = [];
+  private readonly parks: ScriptBatch<SendJob, void>;
   private readonly unparks: ScriptBatch<SendJob, void>;
   /** Set by `start()`: adds wait for it, so that no add slips between the emptiness check of a lane and its removal. */
   private started: Promise<void> | null = null;
@@ -156,17 +148,23 @@ export class BullmqSendQueue implements SendQueue {
       onError: options.onError,
       listeners: {},
     };
+    const keys: ParkedJobKeys = { laneBase: (laneKey) => `${this.settings.bullPrefix}:${laneQueueName(laneKey, this.settings.queueName)}` };
+    // Parks are flushed from a microtask: an accept parks its job right after its record's insert
+    // script is sent (MessageStore.insert's `alongside`), and both leave in that socket write.
+    // Answered in the order sent: the caller holds the jobs in the order it parked them, and a
+    // job's add resolves with its park (see SendQueue: a lane's order is the order adds resolved).
+    const scores = new ParkScores();
+    this.parks = new ScriptBatch<SendJob, void>({
+      maxPerScript: MAX_PARKS_PER_SCRIPT,
+      schedule: (flush) => queueMicrotask(flush),
+      send: (jobs) => parkJobs(producer, keys, jobs, scores),
+      settle: () => undefined,
+      ordered: true,
+    });
     this.unparks = new ScriptBatch<SendJob, void>({
-      maxPerScript: MAX_UNPARKS_PER_SCRIPT,
+      maxPerScript: MAX_PARKS_PER_SCRIPT,
       schedule: (flush) => process.nextTick(flush),
-      send: (jobs) => {
-        const keys: string[] = [];
-        for (const job of jobs) {
-          const base = `${this.settings.bullPrefix}:${laneQueueName(job.sessionId, this.settings.queueName)}`;
-          keys.push(`${base}:delayed`, `${base}:${job.messageId}`, `${base}:${job.messageId}:logs`);
-        }
-        return UNPARK.run(producer, keys, jobs.map((job) => job.messageId));
-      },
+      send: (jobs) => unparkJobs(producer, keys, jobs),
       settle: () => undefined,
     });
     this.lanesKey = `${options.prefix}:${options.name ?? 'send'}:lanes`;
@@ -187,20 +185,23 @@ export class BullmqSendQueue implements SendQueue {
 
   /**
    * Stores a job that the caller processes itself, from memory: as a delayed job due in a year
-   * (PARK_DELAY_MS), which no Worker of this run takes, and which does not start the lane's Worker.
+   * (PARK_DELAY_MS, `parked-jobs.ts`), which no Worker of this run takes; the lane gets no Worker.
+   * The parks of a turn go in one script.
    * It is the job's durable copy: the caller removes it with `unpark` once the job is done, and a
    * next start moves the parked jobs it finds to the head of their lanes (the process died). The
    * job id is the message id, so parking a job BullMQ holds is a no-op.
    */
   async park(job: SendJob): Promise<void> {
     this.checkOpen();
+    this.checkLaneKey(job.sessionId);
     if (this.started) await this.started;
-    const lane = this.lane(job.sessionId, false);
+    // The lane object (no Worker): counts() reads it without making a transient Queue.
+    this.lane(job.sessionId, false);
     await this.register(job.sessionId);
-    await lane.park(job);
+    await this.parks.add(job);
   }
 
-  /** Removes a parked job (done). Batched: the removals of one turn leave in one script. */
+  /** Removes a parked job (done). The removals of a turn go in one script. */
   unpark(job: SendJob): Promise<void> {
     this.checkLaneKey(job.sessionId);
     return this.unparks.add(job);

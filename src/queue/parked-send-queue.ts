@@ -52,6 +52,8 @@ export class ParkedSendQueue implements SendQueue {
   private readonly modes = new Map<string, LaneMode>();
   /** Parks not answered yet, or failed (false: the add rejected, the job is not made). */
   private readonly parking = new Map<string, Promise<boolean>>();
+  /** Per session, the last park not answered yet: an add to BullMQ's lane resolves after it. */
+  private readonly lastPark = new Map<string, Promise<boolean>>();
   /** Per session, the adds to BullMQ's lane not answered yet (a check waits for them). */
   private readonly adding = new Map<string, Set<Promise<void>>>();
   /** Per session, parked copies of done jobs whose removal is not answered yet (they still count in BullMQ). */
@@ -163,8 +165,10 @@ export class ParkedSendQueue implements SendQueue {
       () => false,
     );
     this.parking.set(job.messageId, parked);
+    this.lastPark.set(job.sessionId, parked);
     void parked.then((ok) => {
       if (ok && this.parking.get(job.messageId) === parked) this.parking.delete(job.messageId);
+      if (this.lastPark.get(job.sessionId) === parked) this.lastPark.delete(job.sessionId);
     });
     await this.memory.add(job);
     await parking;
@@ -183,6 +187,9 @@ export class ParkedSendQueue implements SendQueue {
       inFlight = new Set();
       this.adding.set(job.sessionId, inFlight);
     }
+    // Parks are answered in order; an add that overtook one (re-sent after NOSCRIPT) waits for it,
+    // so that the lane's adds resolve in the order its jobs are made.
+    const parkBefore = this.lastPark.get(job.sessionId);
     const added = this.bull.add(job);
     const settled = added.then(
       () => undefined,
@@ -191,6 +198,7 @@ export class ParkedSendQueue implements SendQueue {
     inFlight.add(settled);
     try {
       await added;
+      if (parkBefore) await parkBefore;
     } finally {
       inFlight.delete(settled);
       if (inFlight.size === 0 && this.adding.get(job.sessionId) === inFlight) this.adding.delete(job.sessionId);

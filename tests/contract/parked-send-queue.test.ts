@@ -2,9 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Job, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { BullmqSendQueue, type BullmqSendQueueOptions } from '../../src/queue/bullmq-send-queue.js';
+import { KEEP_FAILED, LANE_JOB_NAME, PARK_DELAY_MS } from '../../src/queue/parked-jobs.js';
 import { ParkedSendQueue, type ParkedSendQueueOptions } from '../../src/queue/parked-send-queue.js';
 import type { SendJobResult } from '../../src/queue/send-queue.js';
 import { startRedisServer } from '../helpers/redis-server.js';
@@ -78,6 +80,59 @@ describe('parked send queue', () => {
     await vi.waitFor(async () => expect(await admin.zcard(`${lane(prefix, 'p')}:delayed`)).toBe(0), { timeout: 5_000, interval: 20 });
     for (const id of ids('p', 1, 2)) expect(await admin.exists(`${lane(prefix, 'p')}:${id}`)).toBe(0);
     expect(calls.of('p')).toEqual(ids('p', 1, 2));
+  });
+
+  it('parks a job in the format BullMQ writes for a delayed job, behind one BullMQ parked before it', async () => {
+    const prefix = newPrefix();
+    const bull = await BullmqSendQueue.open({ redisUrl: inject('redisUrl'), prefix });
+    const connection = new Redis(inject('redisUrl'), { maxRetriesPerRequest: null });
+    const native = new Queue(`send-f`, { connection, prefix: `${prefix}:bull` });
+    try {
+      const theirs = job('f', 1);
+      const ours = job('f', 2);
+      await native.add(LANE_JOB_NAME, theirs, { jobId: theirs.messageId, delay: PARK_DELAY_MS, removeOnComplete: true, removeOnFail: KEEP_FAILED });
+      await bull.park(ours);
+      const hashOf = async (id: string): Promise<Record<string, string>> => {
+        const { timestamp, ...rest } = await admin.hgetall(`${lane(prefix, 'f')}:${id}`);
+        expect(Number(timestamp)).toBeGreaterThan(Date.now() - 60_000);
+        return JSON.parse(JSON.stringify(rest).replaceAll(id, '<id>')) as Record<string, string>;
+      };
+      expect(await hashOf(ours.messageId)).toEqual(await hashOf(theirs.messageId));
+      const read = await Job.fromId(native, ours.messageId);
+      expect(read?.data).toEqual(ours);
+      expect(read?.opts).toMatchObject({ jobId: ours.messageId, delay: PARK_DELAY_MS, removeOnComplete: true, removeOnFail: KEEP_FAILED });
+      expect(await native.getJobState(ours.messageId)).toBe('delayed');
+      expect(await admin.zrange(`${lane(prefix, 'f')}:delayed`, 0, -1)).toEqual([theirs.messageId, ours.messageId]);
+      // Parking a job BullMQ holds is a no-op, as BullMQ's add of a known id is.
+      await bull.park(theirs);
+      expect(await admin.zrange(`${lane(prefix, 'f')}:delayed`, 0, -1)).toEqual([theirs.messageId, ours.messageId]);
+    } finally {
+      await native.close();
+      await bull.close();
+      connection.disconnect();
+    }
+  });
+
+  it('makes a lane’s jobs in the order their adds resolved, also when Redis lost its scripts (re-sent parks run late)', async () => {
+    const prefix = newPrefix();
+    const queue = await open(prefix);
+    const calls = new ProcessorCalls();
+    await queue.start(async (j) => {
+      calls.add(j);
+      return DONE;
+    });
+    await admin.script('FLUSH');
+    const resolved: string[] = [];
+    // 2,000 adds in flight to one lane: two park scripts of 500 for the first 1,000 (the memory
+    // limit), both re-sent after NOSCRIPT — so after the BullMQ adds of the other 1,000.
+    await Promise.all(Array.from({ length: 2_000 }, async (_, i) => {
+      const j = job('n', i + 1);
+      await queue.add(j);
+      resolved.push(j.messageId);
+    }));
+    await calls.reach('n', 2_000);
+    expect(calls.of('n')).toEqual(resolved);
+    expect(resolved).toEqual(ids('n', ...Array.from({ length: 2_000 }, (_, i) => i + 1)));
   });
 
   it('starts no BullMQ Worker for lanes made from memory: two connections, whatever the sessions', async () => {

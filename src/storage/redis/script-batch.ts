@@ -8,7 +8,15 @@ export interface ScriptBatchOptions<T, R> {
   send: (items: readonly T[]) => Promise<unknown>;
   /** A call's result from its entry of the reply; throws to reject that call alone. */
   settle: (item: T, entry: unknown) => R;
+  /**
+   * Answer the batches in the order they were sent, even when a later one is replied to first (a
+   * script re-sent after NOSCRIPT runs after the scripts sent behind it). Default false.
+   */
+  ordered?: boolean;
 }
+
+/** A batch's script: its reply, or why it failed. */
+type Outcome = { ok: true; reply: unknown } | { ok: false; error: unknown };
 
 interface Waiting<T, R> {
   item: T;
@@ -27,6 +35,8 @@ interface Waiting<T, R> {
  */
 export class ScriptBatch<T, R> {
   private readonly pending: Waiting<T, R>[] = [];
+  /** `ordered`: settles when the last batch sent has been answered. */
+  private answered: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: ScriptBatchOptions<T, R>) {}
 
@@ -43,18 +53,37 @@ export class ScriptBatch<T, R> {
     });
   }
 
-  private async flush(): Promise<void> {
+  private flush(): Promise<void> {
     const batch = this.pending.splice(0);
-    if (batch.length === 0) return;
-    let reply: unknown;
+    if (batch.length === 0) return Promise.resolve();
+    let sending: Promise<unknown>;
     try {
-      const sending = this.options.send(batch.map((waiting) => waiting.item));
-      for (const waiting of batch) waiting.alongside?.();
-      reply = await sending;
+      sending = this.options.send(batch.map((waiting) => waiting.item));
     } catch (error) {
       for (const waiting of batch) waiting.reject(error);
+      return Promise.resolve();
+    }
+    for (const waiting of batch) waiting.alongside?.();
+    const replied = sending.then(
+      (reply): Outcome => ({ ok: true, reply }),
+      (error: unknown): Outcome => ({ ok: false, error }),
+    );
+    if (!this.options.ordered) return replied.then((outcome) => this.answer(batch, outcome));
+    const previous = this.answered;
+    const answered = replied.then(async (outcome) => {
+      await previous;
+      this.answer(batch, outcome);
+    });
+    this.answered = answered;
+    return answered;
+  }
+
+  private answer(batch: readonly Waiting<T, R>[], outcome: Outcome): void {
+    if (!outcome.ok) {
+      for (const waiting of batch) waiting.reject(outcome.error);
       return;
     }
+    const { reply } = outcome;
     batch.forEach((waiting, i) => {
       try {
         waiting.resolve(this.options.settle(waiting.item, Array.isArray(reply) ? reply[i] : undefined));
