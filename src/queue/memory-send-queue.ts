@@ -27,6 +27,8 @@ interface Lane {
 export class MemorySendQueue implements SendQueue {
   readonly kind = 'memory' as const;
   private readonly lanes = new Map<string, Lane>();
+  /** Jobs held over all lanes. */
+  private held = 0;
   private readonly onError: SendQueueErrorHandler | undefined;
   private readonly errorRetryMs: number;
   private processor: SendProcessor | null = null;
@@ -47,6 +49,7 @@ export class MemorySendQueue implements SendQueue {
     if (lane.ids.has(job.messageId)) return;
     lane.ids.add(job.messageId);
     lane.jobs.push({ sessionId: job.sessionId, messageId: job.messageId });
+    this.held += 1;
     this.wake(job.sessionId, lane);
   }
 
@@ -66,8 +69,9 @@ export class MemorySendQueue implements SendQueue {
     return this.lanes.get(job.sessionId)?.ids.has(job.messageId) ?? false;
   }
 
-  /** Jobs a session's lane holds (the one being processed included). */
-  size(sessionId: string): number {
+  /** Jobs a session's lane holds (the one being processed included); without a session, all lanes'. */
+  size(sessionId?: string): number {
+    if (sessionId === undefined) return this.held;
     return this.lanes.get(sessionId)?.jobs.length ?? 0;
   }
 
@@ -94,6 +98,7 @@ export class MemorySendQueue implements SendQueue {
     this.lanes.delete(sessionId);
     lane.controller.abort();
     await lane.loop;
+    this.held -= lane.jobs.length;
     return lane.jobs.length;
   }
 
@@ -124,6 +129,7 @@ export class MemorySendQueue implements SendQueue {
         if (result.outcome === 'interrupted') break;
         lane.jobs.shift();
         lane.ids.delete(job.messageId);
+        this.held -= 1;
         lane.state = 'pausing';
         await sleep(result.pauseMs, signal);
       }

@@ -3,8 +3,13 @@ import { DEFAULT_ERROR_RETRY_MS, report, type SendQueueErrorHandler } from './la
 import { MemorySendQueue } from './memory-send-queue.js';
 import type { SendJob, SendJobResult, SendProcessor, SendQueue, SendQueueCounts } from './send-queue.js';
 
-/** Jobs one session's lane holds in memory at most; past that, its next jobs wait in BullMQ's lane. */
-export const MAX_HELD_PER_LANE = 1_000;
+/**
+ * Jobs held in memory at most, per session's lane and over all lanes; past either, a lane's next
+ * jobs wait in BullMQ's lane. A held job costs ~190 bytes of heap (its ids, in an array and a
+ * Set; measured with 100,000): the total bounds that at ~20 MB.
+ */
+export const MAX_HELD_PER_LANE = 10_000;
+export const MAX_HELD_TOTAL = 100_000;
 
 const DONE: SendJobResult = { outcome: 'done' };
 const INTERRUPTED: SendJobResult = { outcome: 'retry', delayMs: 0 };
@@ -15,6 +20,8 @@ export interface ParkedSendQueueOptions {
   errorRetryMs?: number;
   /** Default {@link MAX_HELD_PER_LANE} (tests lower it). */
   maxHeldPerLane?: number;
+  /** Default {@link MAX_HELD_TOTAL} (tests lower it). */
+  maxHeldTotal?: number;
 }
 
 /** How a session's next job is added: absent from the map = `held`; `queued` = into BullMQ's lane; a check in flight = wait for it. */
@@ -36,7 +43,8 @@ const aborted = (signal: AbortSignal): Promise<void> =>
  * make them in order (see BullmqLane.start, `recover`).
  *
  * A lane goes to BullMQ's Worker (mode `queued`) when memory must not hold it: more than
- * {@link MAX_HELD_PER_LANE} jobs wait (a session down for long), or BullMQ holds jobs of it from
+ * {@link MAX_HELD_PER_LANE} jobs wait in it (a session down for long) or {@link MAX_HELD_TOTAL} in
+ * all lanes, or BullMQ holds jobs of it from
  * an earlier run, or a job is added before `start()`. A queued job waits until the lane's held
  * jobs are done, so order holds across the change. Once BullMQ's lane is empty again (checked on a
  * completed job, after the adds in flight have landed), the lane's next job is held again.
@@ -47,6 +55,7 @@ export class ParkedSendQueue implements SendQueue {
   readonly kind = 'bullmq' as const;
   private readonly memory: MemorySendQueue;
   private readonly maxHeld: number;
+  private readonly maxHeldTotal: number;
   private readonly onError: SendQueueErrorHandler | undefined;
   private readonly errorRetryMs: number;
   private readonly modes = new Map<string, LaneMode>();
@@ -71,6 +80,7 @@ export class ParkedSendQueue implements SendQueue {
   ) {
     this.onError = options.onError;
     this.maxHeld = options.maxHeldPerLane ?? MAX_HELD_PER_LANE;
+    this.maxHeldTotal = options.maxHeldTotal ?? MAX_HELD_TOTAL;
     this.errorRetryMs = options.errorRetryMs ?? DEFAULT_ERROR_RETRY_MS;
     this.memory = new MemorySendQueue({ onError: options.onError, errorRetryMs: this.errorRetryMs });
     bull.onJobDone((sessionId) => this.queuedJobDone(sessionId));
@@ -95,7 +105,7 @@ export class ParkedSendQueue implements SendQueue {
         continue;
       }
       if (this.memory.has(job)) return this.parked(job);
-      if (this.memory.size(job.sessionId) < this.maxHeld) return this.hold(job);
+      if (this.memory.size(job.sessionId) < this.maxHeld && this.memory.size() < this.maxHeldTotal) return this.hold(job);
       this.modes.set(job.sessionId, 'queued');
     }
   }

@@ -115,7 +115,7 @@ describe('parked send queue', () => {
 
   it('makes a lane’s jobs in the order their adds resolved, also when Redis lost its scripts (re-sent parks run late)', async () => {
     const prefix = newPrefix();
-    const queue = await open(prefix);
+    const queue = await open(prefix, { maxHeldPerLane: 1_000 });
     const calls = new ProcessorCalls();
     await queue.start(async (j) => {
       calls.add(j);
@@ -218,6 +218,31 @@ describe('parked send queue', () => {
     release8.resolve();
     await calls.reach('o', 13);
     expect(calls.of('o')).toEqual(ids('o', ...Array.from({ length: 13 }, (_, i) => i + 1)));
+  });
+
+  it('sends lanes to BullMQ’s Worker once all lanes together hold the total limit', async () => {
+    const prefix = newPrefix();
+    const queue = await open(prefix, { maxHeldTotal: 3 });
+    const gate = deferred();
+    const calls = new ProcessorCalls();
+    await queue.start(async (j) => {
+      calls.add(j);
+      await gate.promise;
+      return DONE;
+    });
+    for (const n of [1, 2]) await queue.add(job('t1', n));
+    await queue.add(job('t2', 1));
+    await queue.add(job('t3', 1));
+    await calls.reach('t1', 1);
+    expect(await admin.zrange(`${lane(prefix, 't2')}:delayed`, 0, -1)).toEqual(ids('t2', 1));
+    // t3 came past the total: BullMQ's Worker has it.
+    expect(await admin.zcard(`${lane(prefix, 't3')}:delayed`)).toBe(0);
+    await calls.reach('t3', 1);
+    expect(await admin.lrange(`${lane(prefix, 't3')}:active`, 0, -1)).toEqual(ids('t3', 1));
+    gate.resolve();
+    await calls.reach('t1', 2);
+    await calls.reach('t2', 1);
+    await vi.waitFor(async () => expect(await queue.counts()).toEqual({ waiting: 0, active: 0 }), { timeout: 5_000, interval: 20 });
   });
 
   it('after a crash with a lane past its memory limit, makes the parked jobs, then the one the dead Worker held, then the rest', async () => {
