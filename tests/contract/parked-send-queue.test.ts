@@ -10,7 +10,8 @@ import { KEEP_FAILED, LANE_JOB_NAME, PARK_DELAY_MS } from '../../src/queue/parke
 import { ParkedSendQueue, type ParkedSendQueueOptions } from '../../src/queue/parked-send-queue.js';
 import type { SendJobResult } from '../../src/queue/send-queue.js';
 import { startRedisServer } from '../helpers/redis-server.js';
-import { ProcessorCalls, deferred, describeSendQueueContract, ids, job } from './send-queue.contract.js';
+import { connectionsNamed } from '../helpers/redis-stats.js';
+import { ProcessorCalls, deferred, describeSendQueueContract, ids, job, prefixedHarness } from './send-queue.contract.js';
 
 const ERROR_RETRY_MS = 50;
 const DONE: SendJobResult = { outcome: 'done' };
@@ -23,18 +24,7 @@ async function openParked(prefix: string, options: ParkedSendQueueOptions = {}, 
   return new ParkedSendQueue(bull, { errorRetryMs: ERROR_RETRY_MS, ...options });
 }
 
-describeSendQueueContract('bullmq, parked', (() => {
-  const prefixes = new WeakMap<object, string>();
-  const open = async (prefix: string, options: ParkedSendQueueOptions = {}): Promise<ParkedSendQueue> => {
-    const queue = await openParked(prefix, options);
-    prefixes.set(queue, prefix);
-    return queue;
-  };
-  return {
-    open: (options) => open(newPrefix(), options),
-    reopen: (queue, options) => open(prefixes.get(queue) ?? '', options),
-  };
-})());
+describeSendQueueContract('bullmq, parked', prefixedHarness((prefix, options) => openParked(prefix, options), newPrefix));
 
 describe('parked send queue', () => {
   const admin = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 1 });
@@ -51,15 +41,9 @@ describe('parked send queue', () => {
     await admin.quit();
   });
 
-  const connectionsOf = async (prefix: string): Promise<string[]> => {
-    const list = (await admin.call('CLIENT', 'LIST')) as string;
-    return list.split('\n').map((line) => /(?:^| )name=(\S*)/.exec(line)?.[1] ?? '').filter((n) => n.startsWith(prefix));
-  };
-  const lane = (prefix: string, sessionId: string): string => `${prefix}:bull:send-${sessionId}`;
-
-  it('keeps a job parked in BullMQ (delayed, due in a year) while it is made from memory, and removes it once done', async () => {
-    const prefix = newPrefix();
-    const queue = await open(prefix);
+  const connectionsOf = (prefix: string): Promise<string[]> => connectionsNamed(admin, prefix);
+  /** Starts `queue` with a processor that records each call and holds every job until `gate` resolves. */
+  const startGated = async (queue: ParkedSendQueue): Promise<{ calls: ProcessorCalls; gate: ReturnType<typeof deferred<void>> }> => {
     const gate = deferred();
     const calls = new ProcessorCalls();
     await queue.start(async (j) => {
@@ -67,6 +51,14 @@ describe('parked send queue', () => {
       await gate.promise;
       return DONE;
     });
+    return { calls, gate };
+  };
+  const lane = (prefix: string, sessionId: string): string => `${prefix}:bull:send-${sessionId}`;
+
+  it('keeps a job parked in BullMQ (delayed, due in a year) while it is made from memory, and removes it once done', async () => {
+    const prefix = newPrefix();
+    const queue = await open(prefix);
+    const { calls, gate } = await startGated(queue);
     for (const n of [1, 2]) await queue.add(job('p', n));
     await calls.reach('p', 1);
     const parked = await admin.zrange(`${lane(prefix, 'p')}:delayed`, 0, -1, 'WITHSCORES');
@@ -223,13 +215,7 @@ describe('parked send queue', () => {
   it('sends lanes to BullMQ’s Worker once all lanes together hold the total limit', async () => {
     const prefix = newPrefix();
     const queue = await open(prefix, { maxHeldTotal: 3 });
-    const gate = deferred();
-    const calls = new ProcessorCalls();
-    await queue.start(async (j) => {
-      calls.add(j);
-      await gate.promise;
-      return DONE;
-    });
+    const { calls, gate } = await startGated(queue);
     for (const n of [1, 2]) await queue.add(job('t1', n));
     await queue.add(job('t2', 1));
     await queue.add(job('t3', 1));

@@ -55,6 +55,23 @@ export const ids = (sessionId: string, ...ns: (number | string)[]): string[] => 
 const range = (n: number, from = 1): number[] => Array.from({ length: n }, (_, i) => i + from);
 const DONE: SendJobResult = { outcome: 'done' };
 
+/**
+ * A harness for a durable driver whose instances live under a key prefix: `open` makes one on a
+ * fresh prefix, `reopen` another on the prefix of the one given.
+ */
+export function prefixedHarness(openOn: (prefix: string, options?: SendQueueOpenOptions) => Promise<SendQueue>, newPrefix: () => string): SendQueueHarness {
+  const prefixes = new WeakMap<object, string>();
+  const open = async (prefix: string, options?: SendQueueOpenOptions): Promise<SendQueue> => {
+    const queue = await openOn(prefix, options);
+    prefixes.set(queue, prefix);
+    return queue;
+  };
+  return {
+    open: (options) => open(newPrefix(), options),
+    reopen: (queue, options) => open(prefixes.get(queue) ?? '', options),
+  };
+}
+
 /** The expectations every SendQueue driver meets (memory, BullMQ). */
 export function describeSendQueueContract(name: string, harness: SendQueueHarness): void {
   describe(`SendQueue contract: ${name}`, () => {

@@ -7,7 +7,8 @@ import { afterAll, afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { BullmqSendQueue, type BullmqSendQueueOptions } from '../../src/queue/bullmq-send-queue.js';
 import { MemorySendQueue } from '../../src/queue/memory-send-queue.js';
 import { startRedisServer } from '../helpers/redis-server.js';
-import { ProcessorCalls, deferred, describeSendQueueContract, ids, job } from './send-queue.contract.js';
+import { connectionsNamed } from '../helpers/redis-stats.js';
+import { ProcessorCalls, deferred, describeSendQueueContract, ids, job, prefixedHarness } from './send-queue.contract.js';
 
 const ERROR_RETRY_MS = 50;
 
@@ -21,18 +22,7 @@ const newPrefix = (): string => `sq${randomBytes(6).toString('hex')}`;
 const openBullmq = (prefix: string, options: Partial<BullmqSendQueueOptions> = {}): Promise<BullmqSendQueue> =>
   BullmqSendQueue.open({ redisUrl: inject('redisUrl'), prefix, lockDurationMs: 4_000, stalledIntervalMs: 1_000, errorRetryMs: ERROR_RETRY_MS, ...options });
 
-describeSendQueueContract('bullmq', (() => {
-  const prefixes = new WeakMap<object, string>();
-  const open = async (prefix: string, options = {}): Promise<BullmqSendQueue> => {
-    const queue = await openBullmq(prefix, options);
-    prefixes.set(queue, prefix);
-    return queue;
-  };
-  return {
-    open: (options) => open(newPrefix(), options),
-    reopen: (queue, options) => open(prefixes.get(queue) ?? '', options),
-  };
-})());
+describeSendQueueContract('bullmq', prefixedHarness((prefix, options) => openBullmq(prefix, options), newPrefix));
 
 describe('bullmq send queue', () => {
   const admin = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 1 });
@@ -49,11 +39,7 @@ describe('bullmq send queue', () => {
     await admin.quit();
   });
 
-  /** Names of the Redis connections open under a prefix (ours and BullMQ's are all named after it). */
-  const connectionsOf = async (prefix: string): Promise<string[]> => {
-    const list = (await admin.call('CLIENT', 'LIST')) as string;
-    return list.split('\n').map((line) => /(?:^| )name=(\S*)/.exec(line)?.[1] ?? '').filter((n) => n.startsWith(prefix));
-  };
+  const connectionsOf = (prefix: string): Promise<string[]> => connectionsNamed(admin, prefix);
 
   it('recovers a job whose process died mid-processing: first, then the rest of its lane in order', async () => {
     const prefix = newPrefix();

@@ -14,3 +14,9 @@ export function evalshaCalls(redis: Redis): Promise<number> {
 export async function readsProcessed(redis: Redis): Promise<number> {
   return Number(/total_reads_processed:(\d+)/.exec(await redis.info('stats'))?.[1] ?? Number.NaN);
 }
+
+/** Names of the connections open on the server that start with `prefix` (ours and BullMQ's are all named after the key prefix). */
+export async function connectionsNamed(redis: Redis, prefix: string): Promise<string[]> {
+  const list = String(await redis.call('CLIENT', 'LIST'));
+  return list.split('\n').map((line) => /(?:^| )name=(\S*)/.exec(line)?.[1] ?? '').filter((n) => n.startsWith(prefix));
+}

@@ -1,11 +1,28 @@
+import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import type { MessageRecord } from '../../src/messages/message.js';
 import { BullmqSendQueue } from '../../src/queue/bullmq-send-queue.js';
 import { ParkedSendQueue } from '../../src/queue/parked-send-queue.js';
+import type { SendQueue } from '../../src/queue/send-queue.js';
 import { closeRedis, openRedis } from '../../src/storage/redis/redis-connection.js';
 import { RedisMessageStore } from '../../src/storage/redis/redis-message-store.js';
 import { messageRecord } from '../contract/message-store.contract.js';
 import { readsProcessed } from '../helpers/redis-stats.js';
 import { redisSuite } from '../helpers/redis-suite.js';
+
+/**
+ * Three accepts started in one turn, each adding its job right after its insert is sent (as
+ * MessageService does); the socket reads redis-server handled meanwhile, the INFO asking included.
+ */
+async function threeAccepts(store: RedisMessageStore, queue: SendQueue, admin: Redis): Promise<{ records: MessageRecord[]; reads: number }> {
+  const records = [messageRecord(), messageRecord(), messageRecord()];
+  const adds: Promise<void>[] = [];
+  const before = await readsProcessed(admin);
+  const inserts = records.map((record) => store.insert(record, '{}', () => adds.push(queue.add({ sessionId: record.sessionId, messageId: record.id }))));
+  expect(await Promise.all(inserts)).toEqual([true, true, true]);
+  await Promise.all(adds);
+  return { records, reads: (await readsProcessed(admin)) - before };
+}
 
 describe('an accept’s record insert and job add (Redis)', () => {
   const redis = redisSuite();
@@ -20,14 +37,9 @@ describe('an accept’s record insert and job add (Redis)', () => {
       await store.insert(first, '{}', () => void queue.add({ sessionId: first.sessionId, messageId: first.id }));
       await expect.poll(() => queue.holds({ sessionId: first.sessionId, messageId: first.id })).toBe(true);
 
-      const records = [messageRecord(), messageRecord(), messageRecord()];
-      const adds: Promise<void>[] = [];
-      const before = await readsProcessed(redis.admin);
-      const inserts = records.map((record) => store.insert(record, '{}', () => adds.push(queue.add({ sessionId: record.sessionId, messageId: record.id }))));
-      expect(await Promise.all(inserts)).toEqual([true, true, true]);
-      await Promise.all(adds);
+      const { records, reads } = await threeAccepts(store, queue, redis.admin);
       // One read for the script and the three adds, plus the INFO: not one per round trip.
-      expect((await readsProcessed(redis.admin)) - before).toBeLessThanOrEqual(2);
+      expect(reads).toBeLessThanOrEqual(2);
       for (const record of records) expect(await queue.holds({ sessionId: record.sessionId, messageId: record.id })).toBe(true);
       expect(await queue.counts(first.sessionId)).toEqual({ waiting: 4, active: 0 });
     } finally {
@@ -56,13 +68,8 @@ describe('an accept’s record insert and job add (Redis)', () => {
       await store.insert(first, '{}', () => void queue.add({ sessionId: first.sessionId, messageId: first.id }));
       await expect.poll(() => found.length).toBe(1);
 
-      const records = [messageRecord(), messageRecord(), messageRecord()];
-      const adds: Promise<void>[] = [];
-      const before = await readsProcessed(redis.admin);
-      const inserts = records.map((record) => store.insert(record, '{}', () => adds.push(queue.add({ sessionId: record.sessionId, messageId: record.id }))));
-      expect(await Promise.all(inserts)).toEqual([true, true, true]);
-      await Promise.all(adds);
-      expect((await readsProcessed(redis.admin)) - before).toBeLessThanOrEqual(2);
+      const { records, reads } = await threeAccepts(store, queue, redis.admin);
+      expect(reads).toBeLessThanOrEqual(2);
       expect(await queue.counts(first.sessionId)).toEqual({ waiting: 3, active: 1 });
       release();
       await expect.poll(() => found.length).toBe(4);
