@@ -4,11 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Job, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, describe, expect, inject, it, vi } from 'vitest';
+import { describe, expect, inject, it, vi } from 'vitest';
 import { BullmqSendQueue, type BullmqSendQueueOptions } from '../../src/queue/bullmq-send-queue.js';
 import { KEEP_FAILED, LANE_JOB_NAME, PARK_DELAY_MS } from '../../src/queue/parked-jobs.js';
 import { ParkedSendQueue, type ParkedSendQueueOptions } from '../../src/queue/parked-send-queue.js';
 import type { SendJobResult } from '../../src/queue/send-queue.js';
+import { queueSuite } from '../helpers/queue-suite.js';
 import { startRedisServer } from '../helpers/redis-server.js';
 import { connectionsNamed } from '../helpers/redis-stats.js';
 import { ProcessorCalls, deferred, describeSendQueueContract, ids, job, prefixedHarness } from './send-queue.contract.js';
@@ -27,19 +28,9 @@ async function openParked(prefix: string, options: ParkedSendQueueOptions = {}, 
 describeSendQueueContract('bullmq, parked', prefixedHarness((prefix, options) => openParked(prefix, options), newPrefix));
 
 describe('parked send queue', () => {
-  const admin = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 1 });
-  const opened: ParkedSendQueue[] = [];
-  const open = async (prefix: string, options: ParkedSendQueueOptions = {}, bullOptions: Partial<BullmqSendQueueOptions> = {}): Promise<ParkedSendQueue> => {
-    const queue = await openParked(prefix, options, bullOptions);
-    opened.push(queue);
-    return queue;
-  };
-  afterEach(async () => {
-    await Promise.all(opened.splice(0).map((q) => q.close()));
-  });
-  afterAll(async () => {
-    await admin.quit();
-  });
+  const { admin, track } = queueSuite<ParkedSendQueue>();
+  const open = async (prefix: string, options: ParkedSendQueueOptions = {}, bullOptions: Partial<BullmqSendQueueOptions> = {}): Promise<ParkedSendQueue> =>
+    track(await openParked(prefix, options, bullOptions));
 
   const connectionsOf = (prefix: string): Promise<string[]> => connectionsNamed(admin, prefix);
   /** Starts `queue` with a processor that records each call and holds every job until `gate` resolves. */
@@ -52,6 +43,15 @@ describe('parked send queue', () => {
       return DONE;
     });
     return { calls, gate };
+  };
+  /** Starts `queue` with a processor that records each call and is done at once. */
+  const startRecording = async (queue: ParkedSendQueue): Promise<ProcessorCalls> => {
+    const calls = new ProcessorCalls();
+    await queue.start(async (j) => {
+      calls.add(j);
+      return DONE;
+    });
+    return calls;
   };
   const lane = (prefix: string, sessionId: string): string => `${prefix}:bull:send-${sessionId}`;
 
@@ -157,11 +157,7 @@ describe('parked send queue', () => {
     const next = await open(prefix, {}, SHORT_LOCKS);
     expect(await next.holds(job('k', 3))).toBe(true);
     expect(await next.counts('k')).toEqual({ waiting: 4, active: 0 });
-    const calls = new ProcessorCalls();
-    await next.start(async (j) => {
-      calls.add(j);
-      return DONE;
-    });
+    const calls = await startRecording(next);
     await next.add(job('k', 5));
     await calls.reach('k', 5);
     expect(calls.of('k')).toEqual(ids('k', 1, 2, 3, 4, 5));
@@ -247,11 +243,7 @@ describe('parked send queue', () => {
     await vi.waitFor(async () => expect(await connectionsOf(prefix)).toEqual([]), { timeout: 5_000, interval: 20 });
 
     const next = await open(prefix, {}, SHORT_LOCKS);
-    const calls = new ProcessorCalls();
-    await next.start(async (j) => {
-      calls.add(j);
-      return DONE;
-    });
+    const calls = await startRecording(next);
     await next.add(job('v', 6));
     await calls.reach('v', 6);
     expect(calls.of('v')).toEqual(ids('v', 1, 2, 3, 4, 5, 6));
@@ -279,13 +271,7 @@ describe('parked send queue', () => {
     const queue = new ParkedSendQueue(await BullmqSendQueue.open({ redisUrl: server.url, prefix }), { errorRetryMs: ERROR_RETRY_MS, onError: (error) => errors.push(error) });
     const own = new Redis(server.url, { maxRetriesPerRequest: 1, lazyConnect: true });
     try {
-      const gate = deferred();
-      const calls = new ProcessorCalls();
-      await queue.start(async (j) => {
-        calls.add(j);
-        await gate.promise;
-        return DONE;
-      });
+      const { calls, gate } = await startGated(queue);
       await queue.add(job('u', 1));
       await calls.reach('u', 1);
       await server.stop();

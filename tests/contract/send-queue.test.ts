@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, describe, expect, inject, it, vi } from 'vitest';
+import { describe, expect, inject, it, vi } from 'vitest';
 import { BullmqSendQueue, type BullmqSendQueueOptions } from '../../src/queue/bullmq-send-queue.js';
 import { MemorySendQueue } from '../../src/queue/memory-send-queue.js';
+import { queueSuite } from '../helpers/queue-suite.js';
 import { startRedisServer } from '../helpers/redis-server.js';
 import { connectionsNamed } from '../helpers/redis-stats.js';
 import { ProcessorCalls, deferred, describeSendQueueContract, ids, job, prefixedHarness } from './send-queue.contract.js';
@@ -25,19 +25,8 @@ const openBullmq = (prefix: string, options: Partial<BullmqSendQueueOptions> = {
 describeSendQueueContract('bullmq', prefixedHarness((prefix, options) => openBullmq(prefix, options), newPrefix));
 
 describe('bullmq send queue', () => {
-  const admin = new Redis(inject('redisUrl'), { maxRetriesPerRequest: 1 });
-  const opened: BullmqSendQueue[] = [];
-  const open = async (prefix: string, options: Partial<BullmqSendQueueOptions> = {}): Promise<BullmqSendQueue> => {
-    const queue = await openBullmq(prefix, options);
-    opened.push(queue);
-    return queue;
-  };
-  afterEach(async () => {
-    await Promise.all(opened.splice(0).map((q) => q.close()));
-  });
-  afterAll(async () => {
-    await admin.quit();
-  });
+  const { admin, track } = queueSuite<BullmqSendQueue>();
+  const open = async (prefix: string, options: Partial<BullmqSendQueueOptions> = {}): Promise<BullmqSendQueue> => track(await openBullmq(prefix, options));
 
   const connectionsOf = (prefix: string): Promise<string[]> => connectionsNamed(admin, prefix);
 
