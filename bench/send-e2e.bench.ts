@@ -7,7 +7,7 @@
  * - gateway: the real app (tsx), 100 ready simulator sessions (100 send lanes: each job parked in
  *   its lane's BullMQ queue and made from memory, see src/queue/parked-send-queue.ts),
  *   SEND_MIN_INTERVAL_MS=0, SEND_JITTER_MS=0, simulator acks after 5/10/15 ms (stored by the
- *   pipeline as in production);
+ *   pipeline, like production);
  * - bare: the fair baseline keeps the same ordering guarantee — 100 BullMQ queues (`send-<id>`),
  *   one Worker with concurrency 1 each, on one shared producer and one shared worker connection
  *   (the gateway's layout), a Fastify route that only does `queue.add`, a processor that only

@@ -1,7 +1,7 @@
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type LaneState, type SendQueueErrorHandler, offerUntilDone, report, sleep } from './lane-job.js';
-import { KEEP_FAILED, LANE_JOB_NAME as JOB_NAME, promoteParked } from './parked-jobs.js';
+import { KEEP_FAILED, LANE_JOB_NAME, promoteParked } from './parked-jobs.js';
 import type { SendJob, SendProcessor, SendQueueCounts } from './send-queue.js';
 
 export interface LaneSettings {
@@ -33,8 +33,8 @@ export const laneQueueName = (sessionId: string, queueName = 'send'): string => 
  * WHATSAPP_MAX_SESSIONS.
  */
 export class BullmqLane {
-  readonly queue: Queue<SendJob, void, typeof JOB_NAME>;
-  private worker: Worker<SendJob, void, typeof JOB_NAME> | null = null;
+  readonly queue: Queue<SendJob, void, typeof LANE_JOB_NAME>;
+  private worker: Worker<SendJob, void, typeof LANE_JOB_NAME> | null = null;
   private starting: Promise<void> = Promise.resolve();
   /** Aborts this lane's processor waits: on close, on removal. */
   private readonly controller = new AbortController();
@@ -60,7 +60,7 @@ export class BullmqLane {
 
   /** jobId = messageId: adding a job that BullMQ still holds is a no-op. */
   async add(job: SendJob): Promise<void> {
-    await this.queue.add(JOB_NAME, { sessionId: job.sessionId, messageId: job.messageId }, { jobId: job.messageId });
+    await this.queue.add(LANE_JOB_NAME, { sessionId: job.sessionId, messageId: job.messageId }, { jobId: job.messageId });
   }
 
   get started(): boolean {
@@ -75,7 +75,7 @@ export class BullmqLane {
   start(processor: SendProcessor, recover = false): void {
     if (this.worker || this.controller.signal.aborted) return;
     const { settings } = this;
-    const worker = new Worker<SendJob, void, typeof JOB_NAME>(laneQueueName(this.sessionId, settings.queueName), (job) => this.process(job.data, processor), {
+    const worker = new Worker<SendJob, void, typeof LANE_JOB_NAME>(laneQueueName(this.sessionId, settings.queueName), (job) => this.process(job.data, processor), {
       connection: settings.workerConnection,
       prefix: settings.bullPrefix,
       concurrency: 1,
@@ -97,7 +97,7 @@ export class BullmqLane {
    * jobs overtake it, so the Worker's main loop waits until the lane has no ACTIVE job. Then, when
    * recovering, the parked jobs go ahead of both (they were accepted before anything queued).
    */
-  private async run(worker: Worker<SendJob, void, typeof JOB_NAME>, recover: boolean): Promise<void> {
+  private async run(worker: Worker<SendJob, void, typeof LANE_JOB_NAME>, recover: boolean): Promise<void> {
     const signal = this.controller.signal;
     await worker.startStalledCheckTimer();
     while (!signal.aborted) {

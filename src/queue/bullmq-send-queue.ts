@@ -184,7 +184,7 @@ export class BullmqSendQueue implements SendQueue {
   }
 
   /**
-   * Stores a job that the caller processes itself, from memory: as a delayed job due in a year
+   * Stores a job that the caller processes itself, from memory: a delayed job due in a year
    * (PARK_DELAY_MS, `parked-jobs.ts`), which no Worker of this run takes; the lane gets no Worker.
    * The parks of a turn go in one script.
    * It is the job's durable copy: the caller removes it with `unpark` once the job is done, and a

@@ -7,7 +7,7 @@ import type { SendJob } from './send-queue.js';
  * go in one script (BullMQ's add is a script per job, with an id counter, an event-stream entry and
  * a Worker wake-up marker that a parked job needs none of), and promotion puts the jobs at the
  * head of their lane. What BullMQ reads back — only at a recovery, when a Worker takes a promoted
- * job — is the job hash; it is written field for field as BullMQ 6's `addDelayedJob` writes it
+ * job — is the job hash; it is written field for field like BullMQ 6's `addDelayedJob` writes it
  * (checked by `tests/contract/parked-send-queue.test.ts` against a job BullMQ parked itself).
  * Key names are BullMQ's: `<bull prefix>:<queue>:<job id>` and `…:delayed`, `…:wait`, `…:marker`.
  */
@@ -24,7 +24,7 @@ export const KEEP_FAILED = 100;
 export const PARK_DELAY_MS = 365 * 24 * 3_600_000;
 
 /**
- * Stores jobs as delayed, due in PARK_DELAY_MS. Per job: KEYS delayed set, job hash; ARGV after
+ * Stores jobs in the delayed set, due in PARK_DELAY_MS. Per job: KEYS delayed set, job hash; ARGV after
  * the delay: id, data, opts, timestamp, score. A job whose hash exists is left alone (BullMQ's
  * rule for a known job id). The score (BullMQ's: due time × 4096, see {@link ParkScores}) comes
  * from the caller, so that the parked order is the order the jobs were parked in, whatever order
@@ -90,7 +90,7 @@ export interface ParkedJobKeys {
   laneBase(laneKey: string): string;
 }
 
-/** Parks `jobs` (any lanes) in one script, each with its score. */
+/** Parks `jobs`, of one lane or several, in one script, each with its score. */
 export function parkJobs(redis: Parameters<LuaScript['run']>[0], keys: ParkedJobKeys, jobs: readonly SendJob[], scores: ParkScores, now = Date.now()): Promise<unknown> {
   const names: string[] = [];
   const args: string[] = [String(PARK_DELAY_MS)];

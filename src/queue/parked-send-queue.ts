@@ -33,7 +33,7 @@ const aborted = (signal: AbortSignal): Promise<void> =>
 
 /**
  * The Redis-mode send queue: BullMQ keeps every accepted job durable, and this process makes the
- * jobs from memory. A job added is **parked** in its session's BullMQ lane — stored as a delayed
+ * jobs from memory. A job added is **parked** in its session's BullMQ lane — stored, a delayed
  * job due in a year, which no Worker takes — and held in a {@link MemorySendQueue} lane, which
  * makes it (order, retries, pacing, abort: that queue's contract). Done, its parked copy is
  * removed. BullMQ's Worker path (a blocking fetch, lock renewals, a move to ACTIVE and one to
@@ -49,7 +49,7 @@ const aborted = (signal: AbortSignal): Promise<void> =>
  * jobs are done, so order holds across the change. Once BullMQ's lane is empty again (checked on a
  * completed job, after the adds in flight have landed), the lane's next job is held again.
  *
- * One process per prefix (as for BullmqSendQueue): parked jobs are taken for this process's own.
+ * One process per prefix (like BullmqSendQueue): parked jobs are taken for this process's own.
  */
 export class ParkedSendQueue implements SendQueue {
   readonly kind = 'bullmq' as const;
@@ -128,8 +128,8 @@ export class ParkedSendQueue implements SendQueue {
 
   async counts(sessionId?: string): Promise<SendQueueCounts> {
     const [queue, memory] = await Promise.all([this.bull.counts(sessionId), this.memory.counts(sessionId)]);
-    // BullMQ counts a held job (parked) as waiting, a done one whose removal is on its way too, and
-    // a queued job that waits for the held ones as active.
+    // BullMQ counts in `waiting` a held job (parked) and a done one whose removal is on its way, and
+    // in `active` a queued job that waits for the held ones.
     const unparking = sessionId === undefined ? sum(this.unparking) : (this.unparking.get(sessionId) ?? 0);
     const waitingForHeld = sessionId === undefined ? sum(this.queuedWaiting) : (this.queuedWaiting.get(sessionId) ?? 0);
     return {
@@ -157,7 +157,7 @@ export class ParkedSendQueue implements SendQueue {
     return this.closing;
   }
 
-  /** Test hook (see BullmqSendQueue.crashForTests): the held jobs' processors are aborted, BullMQ's copies left as they are. */
+  /** Test hook (see BullmqSendQueue.crashForTests): the held jobs' processors are aborted, BullMQ's copies left untouched. */
   crashForTests(): Promise<void> {
     this.closing ??= (async () => {
       // Not awaited: a processor "dying" in the middle never returns.
@@ -184,7 +184,7 @@ export class ParkedSendQueue implements SendQueue {
     await parking;
   }
 
-  /** A job held already: resolves once its park is in (as its first add did), rejects if that failed. */
+  /** A job held already: resolves once its park is in (like its first add), rejects if that failed. */
   private async parked(job: SendJob): Promise<void> {
     const parking = this.parking.get(job.messageId);
     if (parking && !(await parking)) throw new Error(`send job ${job.messageId} could not be stored`);
@@ -253,8 +253,8 @@ export class ParkedSendQueue implements SendQueue {
 
   /**
    * Removes the parked copy of a done job. A removal that fails (Redis away) is tried again every
-   * `errorRetryMs` until it is made or the queue closes: a copy left behind would count as waiting
-   * until the next start, which makes it as a no-op (its record is no longer queued).
+   * `errorRetryMs` until it is made or the queue closes: a copy left behind would count in `waiting`
+   * until the next start, which makes it a no-op (its record is no longer queued).
    */
   private unpark(job: SendJob): void {
     const { sessionId } = job;

@@ -37,7 +37,7 @@ describe('ScriptBatch', () => {
     expect(await Promise.all(answers)).toEqual([10, 20, 30]);
   });
 
-  it('answers each batch as its reply comes, unless ordered', async () => {
+  it('answers each batch when its reply comes, unless ordered', async () => {
     const { batch, sent } = batchOf(false);
     const done: number[] = [];
     for (const n of [1, 2, 3, 4]) void batch.add(n).then(() => done.push(n));
@@ -66,7 +66,7 @@ describe('ScriptBatch', () => {
     expect(done).toEqual([-1, -2, 3, 4, 5]);
   });
 
-  it('runs `alongside` right after its batch is sent, before any reply', async () => {
+  it('runs `alongside` right after its batch is sent, before the replies', async () => {
     const { batch, sent } = batchOf(true);
     const order: string[] = [];
     void batch.add(1, () => order.push(`alongside 1 (${sent.length} sent)`));
