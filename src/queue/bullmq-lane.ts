@@ -26,6 +26,9 @@ const MAX_STALLED_COUNT = 1_000_000;
 
 export const laneQueueName = (sessionId: string, queueName = 'send'): string => `${queueName}-${sessionId}`;
 
+/** A lane's BullMQ keys start with this (BullMQ's layout: `<bull prefix>:<queue name>`), then `:wait`, `:<job id>`, … */
+export const laneKeyBase = (settings: Pick<LaneSettings, 'bullPrefix' | 'queueName'>, laneKey: string): string => `${settings.bullPrefix}:${laneQueueName(laneKey, settings.queueName)}`;
+
 /**
  * One session's lane: a BullMQ Queue of its own plus, once started, a Worker with concurrency 1 —
  * BullMQ open source has no per-group ordering, so a queue per session is what keeps it FIFO.
@@ -103,7 +106,7 @@ export class BullmqLane {
     while (!signal.aborted) {
       try {
         if ((await this.queue.getActiveCount()) === 0) {
-          if (recover) await promoteParked(this.settings.producer, `${this.settings.bullPrefix}:${laneQueueName(this.sessionId, this.settings.queueName)}`);
+          if (recover) await promoteParked(this.settings.producer, laneKeyBase(this.settings, this.sessionId));
           break;
         }
       } catch (error) {

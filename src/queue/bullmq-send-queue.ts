@@ -2,9 +2,9 @@ import type { Redis } from 'ioredis';
 import { CoalescingRedis } from '../storage/redis/coalescing-redis.js';
 import { closeRedis, openRedis } from '../storage/redis/redis-connection.js';
 import { ScriptBatch } from '../storage/redis/script-batch.js';
-import { BullmqLane, laneQueueName, type LaneSettings } from './bullmq-lane.js';
+import { BullmqLane, laneKeyBase, type LaneSettings } from './bullmq-lane.js';
 import { DEFAULT_ERROR_RETRY_MS, report, type SendQueueErrorHandler } from './lane-job.js';
-import { ParkScores, parkJobs, unparkJobs, type ParkedJobKeys } from './parked-jobs.js';
+import { ParkScores, parkJobs, unparkJobs } from './parked-jobs.js';
 import type { SendJob, SendProcessor, SendQueue, SendQueueCounts } from './send-queue.js';
 
 export interface BullmqSendQueueOptions {
@@ -148,7 +148,7 @@ export class BullmqSendQueue implements SendQueue {
       onError: options.onError,
       listeners: {},
     };
-    const keys: ParkedJobKeys = { laneBase: (laneKey) => `${this.settings.bullPrefix}:${laneQueueName(laneKey, this.settings.queueName)}` };
+    const laneBase = (laneKey: string): string => laneKeyBase(this.settings, laneKey);
     // Parks are flushed from a microtask: an accept parks its job right after its record's insert
     // script is sent (MessageStore.insert's `alongside`), and both leave in that socket write.
     // Answered in the order sent: the caller holds the jobs in the order it parked them, and a
@@ -157,14 +157,14 @@ export class BullmqSendQueue implements SendQueue {
     this.parks = new ScriptBatch<SendJob, void>({
       maxPerScript: MAX_PARKS_PER_SCRIPT,
       schedule: (flush) => queueMicrotask(flush),
-      send: (jobs) => parkJobs(producer, keys, jobs, scores),
+      send: (jobs) => parkJobs(producer, laneBase, jobs, scores),
       settle: () => undefined,
       ordered: true,
     });
     this.unparks = new ScriptBatch<SendJob, void>({
       maxPerScript: MAX_PARKS_PER_SCRIPT,
       schedule: (flush) => process.nextTick(flush),
-      send: (jobs) => unparkJobs(producer, keys, jobs),
+      send: (jobs) => unparkJobs(producer, laneBase, jobs),
       settle: () => undefined,
     });
     this.lanesKey = `${options.prefix}:${options.name ?? 'send'}:lanes`;
@@ -232,7 +232,7 @@ export class BullmqSendQueue implements SendQueue {
   /** Jobs of a lane that are waiting or active in BullMQ — parked ones not counted (one round trip). */
   async pending(sessionId: string): Promise<number> {
     this.checkLaneKey(sessionId);
-    const base = `${this.settings.bullPrefix}:${laneQueueName(sessionId, this.settings.queueName)}`;
+    const base = laneKeyBase(this.settings, sessionId);
     const replies = (await this.producer.pipeline().llen(`${base}:wait`).llen(`${base}:active`).zcard(`${base}:prioritized`).exec()) ?? [];
     let sum = 0;
     for (const [error, n] of replies) {
@@ -278,7 +278,7 @@ export class BullmqSendQueue implements SendQueue {
     // thousand lanes at start). The key names are BullMQ's: `<prefix>:<queue>:wait|active|…`.
     const pipeline = this.producer.pipeline();
     for (const key of listed) {
-      const base = `${this.settings.bullPrefix}:${laneQueueName(key, this.settings.queueName)}`;
+      const base = laneKeyBase(this.settings, key);
       pipeline.llen(`${base}:wait`).llen(`${base}:active`).zcard(`${base}:delayed`).zcard(`${base}:prioritized`).zcard(`${base}:waiting-children`);
     }
     const replies = (await pipeline.exec()) ?? [];

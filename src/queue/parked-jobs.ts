@@ -84,19 +84,16 @@ if #ids > 0 then
 end
 return #ids`);
 
-/** The Redis commands of parked jobs, for one queue: `<bull prefix>:<queue name>-<lane key>`. */
-export interface ParkedJobKeys {
-  /** The BullMQ queue key of a lane, without the trailing `:`. */
-  laneBase(laneKey: string): string;
-}
+/** A lane's BullMQ key base, without the trailing `:` (see `laneKeyBase` in bullmq-lane.ts). */
+export type LaneBase = (laneKey: string) => string;
 
 /** Parks `jobs`, of one lane or several, in one script, each with its score. */
-export function parkJobs(redis: Parameters<LuaScript['run']>[0], keys: ParkedJobKeys, jobs: readonly SendJob[], scores: ParkScores, now = Date.now()): Promise<unknown> {
+export function parkJobs(redis: Parameters<LuaScript['run']>[0], laneBase: LaneBase, jobs: readonly SendJob[], scores: ParkScores, now = Date.now()): Promise<unknown> {
   const names: string[] = [];
   const args: string[] = [String(PARK_DELAY_MS)];
   const timestamp = String(now);
   for (const job of jobs) {
-    const base = keys.laneBase(job.sessionId);
+    const base = laneBase(job.sessionId);
     names.push(`${base}:delayed`, `${base}:${job.messageId}`);
     // As BullMQ 6 stores them: the job's data, and its options with the lane's defaults.
     const data = `{"sessionId":${JSON.stringify(job.sessionId)},"messageId":${JSON.stringify(job.messageId)}}`;
@@ -107,10 +104,10 @@ export function parkJobs(redis: Parameters<LuaScript['run']>[0], keys: ParkedJob
 }
 
 /** Removes the parked copies of `jobs` (done) in one script. */
-export function unparkJobs(redis: Parameters<LuaScript['run']>[0], keys: ParkedJobKeys, jobs: readonly SendJob[]): Promise<unknown> {
+export function unparkJobs(redis: Parameters<LuaScript['run']>[0], laneBase: LaneBase, jobs: readonly SendJob[]): Promise<unknown> {
   const names: string[] = [];
   for (const job of jobs) {
-    const base = keys.laneBase(job.sessionId);
+    const base = laneBase(job.sessionId);
     names.push(`${base}:delayed`, `${base}:${job.messageId}`, `${base}:${job.messageId}:logs`);
   }
   return UNPARK.run(redis, names, jobs.map((job) => job.messageId));

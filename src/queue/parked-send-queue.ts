@@ -233,13 +233,11 @@ export class ParkedSendQueue implements SendQueue {
   private queued(processor: SendProcessor): SendProcessor {
     return async (job, signal) => {
       const { sessionId } = job;
-      this.queuedWaiting.set(sessionId, (this.queuedWaiting.get(sessionId) ?? 0) + 1);
+      bump(this.queuedWaiting, sessionId, 1);
       try {
         await this.memory.idle(sessionId, signal);
       } finally {
-        const left = (this.queuedWaiting.get(sessionId) ?? 1) - 1;
-        if (left > 0) this.queuedWaiting.set(sessionId, left);
-        else this.queuedWaiting.delete(sessionId);
+        bump(this.queuedWaiting, sessionId, -1);
       }
       if (this.closing) {
         // The held jobs were cut by the close, not done: this job must not overtake them.
@@ -258,12 +256,10 @@ export class ParkedSendQueue implements SendQueue {
    */
   private unpark(job: SendJob): void {
     const { sessionId } = job;
-    this.unparking.set(sessionId, (this.unparking.get(sessionId) ?? 0) + 1);
+    bump(this.unparking, sessionId, 1);
     const removal: Promise<void> = this.removeParked(job).finally(() => {
       this.unparks.delete(removal);
-      const left = (this.unparking.get(sessionId) ?? 1) - 1;
-      if (left > 0) this.unparking.set(sessionId, left);
-      else this.unparking.delete(sessionId);
+      bump(this.unparking, sessionId, -1);
     });
     this.unparks.add(removal);
   }
@@ -306,6 +302,13 @@ export class ParkedSendQueue implements SendQueue {
   private checkOpen(): void {
     if (this.closing) throw new Error('send queue is closed');
   }
+}
+
+/** Adds `by` to a per-session count; a count back at zero leaves the map. */
+function bump(counts: Map<string, number>, key: string, by: number): void {
+  const next = (counts.get(key) ?? 0) + by;
+  if (next > 0) counts.set(key, next);
+  else counts.delete(key);
 }
 
 function sum(counts: ReadonlyMap<string, number>): number {
