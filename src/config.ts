@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { closeReserveMs } from './lifecycle/graceful-shutdown.js';
 import { isValidWebhookSecret } from './webhooks/webhook-signer.js';
 
 /**
@@ -174,6 +175,7 @@ export const CONFIG_VARS = {
   METRICS_PUBLIC: v(bool('METRICS_PUBLIC'), '/metrics without a key', 'false'),
   DOCS_PUBLIC: v(bool('DOCS_PUBLIC'), '/docs without a key', 'false'),
   SHUTDOWN_TIMEOUT: v(duration('SHUTDOWN_TIMEOUT'), 'graceful shutdown bound: drain, then close; a hard exit (code 1) past it', '25s'),
+  SHUTDOWN_DELAY: v(duration('SHUTDOWN_DELAY'), 'after a signal, keep listening at least this long (readiness 503, new work 503 SHUTTING_DOWN) even with nothing to drain, so that clients still routed here get a 503, not a refused connection; shorter than the drain share of SHUTDOWN_TIMEOUT', '1s'),
   UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY: v(duration('UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY'), 'mean event-loop delay over one sample above which requests get 503 OVERLOADED; 0 = off', '1s'),
   UNDER_PRESSURE_MAX_HEAP_BYTES: v(int('UNDER_PRESSURE_MAX_HEAP_BYTES', 0), 'V8 heap used above which requests get 503 OVERLOADED; 0 = off', '0'),
   UNDER_PRESSURE_MAX_RSS_BYTES: v(int('UNDER_PRESSURE_MAX_RSS_BYTES', 0), 'resident memory of the Node process (not Chromium) above which requests get 503 OVERLOADED; 0 = off', '0'),
@@ -243,6 +245,8 @@ export interface Config {
   readonly metricsPublic: boolean;
   readonly docsPublic: boolean;
   readonly shutdownTimeoutMs: number;
+  /** SHUTDOWN_DELAY: the least time the server keeps listening after a signal. */
+  readonly shutdownDelayMs: number;
   /** Load shedding (@fastify/under-pressure): a limit of 0 is off. */
   readonly underPressure: {
     readonly maxEventLoopDelayMs: number;
@@ -293,6 +297,8 @@ export function loadConfig(env: RawEnv = process.env): Config {
   if (e.WWEBJS_WEB_VERSION_CACHE === 'remote' && !e.WWEBJS_WEB_VERSION_REMOTE_PATH) problems.push('WWEBJS_WEB_VERSION_REMOTE_PATH: required with WWEBJS_WEB_VERSION_CACHE=remote');
   if (e.DEFAULT_ENGINE === 'simulator' && !e.SIMULATOR_ENABLED) problems.push('DEFAULT_ENGINE: simulator is disabled by SIMULATOR_ENABLED=false');
   if (e.UNDER_PRESSURE_SAMPLE_INTERVAL < 10) problems.push('UNDER_PRESSURE_SAMPLE_INTERVAL: must be at least 10ms');
+  const drainShareMs = e.SHUTDOWN_TIMEOUT - closeReserveMs(e.SHUTDOWN_TIMEOUT);
+  if (e.SHUTDOWN_DELAY >= drainShareMs) problems.push(`SHUTDOWN_DELAY: must be shorter than the drain share of SHUTDOWN_TIMEOUT (${drainShareMs} ms: 60 %, or all but 10 s)`);
   if (problems.length > 0) throw new ConfigError(problems);
 
   const sessionsPath = e.SESSIONS_PATH;
@@ -351,6 +357,7 @@ export function loadConfig(env: RawEnv = process.env): Config {
     metricsPublic: e.METRICS_PUBLIC,
     docsPublic: e.DOCS_PUBLIC,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
+    shutdownDelayMs: e.SHUTDOWN_DELAY,
     underPressure: {
       maxEventLoopDelayMs: e.UNDER_PRESSURE_MAX_EVENT_LOOP_DELAY,
       maxHeapUsedBytes: e.UNDER_PRESSURE_MAX_HEAP_BYTES,

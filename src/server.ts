@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   const app = await buildApp(config);
   const onSignal = gracefulShutdown({
     timeoutMs: config.shutdownTimeoutMs,
-    steps: gatewayShutdownSteps(app),
+    steps: gatewayShutdownSteps(app, config.shutdownDelayMs),
     logger: app.log,
     exit: (code) => process.exit(code),
   });

@@ -96,26 +96,44 @@ export function gracefulShutdown(options: GracefulShutdownOptions): (signal: Nod
   };
 }
 
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
 /**
  * The gateway's steps: the shutting-down flag; then the requests in flight answered, then the send
  * workers' current jobs finished (the queue stops taking jobs; what is still queued stays for the
- * next start — in Redis, durable); then `app.close()`: the SSE streams end, the server stops
- * listening, and the app's onClose hooks stop the engines keeping their auth (no logout) and close
- * webhooks and stores.
+ * next start — in Redis, durable) — and, alongside, at least `listenAtLeastMs` (SHUTDOWN_DELAY) of
+ * listening, so that a load balancer or kube-proxy still routing here meanwhile gets a 503, not a
+ * refused connection; then `app.close()`: the SSE streams end, the server stops listening, and the
+ * app's onClose hooks stop the engines keeping their auth (no logout) and close webhooks and stores.
  */
-export function gatewayShutdownSteps(app: FastifyInstance): ShutdownSteps {
+export function gatewayShutdownSteps(app: FastifyInstance, listenAtLeastMs: number): ShutdownSteps {
   const { gateway } = app;
+  const finishWork = async (signal: AbortSignal): Promise<void> => {
+    const started = Date.now();
+    const inFlight = gateway.inFlight.count;
+    if (!(await gateway.inFlight.idle(signal))) return;
+    app.log.info({ requests: inFlight, elapsedMs: Date.now() - started }, 'shutdown: requests in flight answered');
+    await gateway.queue.close();
+    app.log.info({ elapsedMs: Date.now() - started }, 'shutdown: send workers stopped after their current jobs');
+  };
   return {
     stopAccepting: () => {
       gateway.shuttingDown = true;
     },
     drain: async (signal) => {
-      const started = Date.now();
-      const inFlight = gateway.inFlight.count;
-      if (!(await gateway.inFlight.idle(signal))) return;
-      app.log.info({ requests: inFlight, elapsedMs: Date.now() - started }, 'shutdown: requests in flight answered');
-      await gateway.queue.close();
-      app.log.info({ elapsedMs: Date.now() - started }, 'shutdown: send workers stopped after their current jobs');
+      await Promise.all([finishWork(signal), pause(listenAtLeastMs, signal)]);
     },
     close: async () => {
       const closing = app.close();

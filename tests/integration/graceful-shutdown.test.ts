@@ -146,6 +146,26 @@ describe.each(['embedded', 'redis'] as const)('graceful shutdown of the gateway 
     }
   }, 60_000);
 
+  it('keeps listening for SHUTDOWN_DELAY with nothing to drain: readiness 503 and new work 503 SHUTTING_DOWN meanwhile, then exit 0', async () => {
+    // Long enough that the two requests below are answered well inside it, even on a loaded machine.
+    const delayMs = 3_000;
+    const gw = await start(await gatewayEnv({ SHUTDOWN_DELAY: `${delayMs}ms` }));
+    await readySession(gw.base, 'idle');
+    const signalAt = gw.signal('SIGTERM');
+    await gw.log.line('shutdown: send workers stopped after their current jobs');
+    // The work is drained; the server still answers until the delay is over.
+    const ready = await fetch(`${gw.base}/health/ready`);
+    const refused = await call(gw.base, 'POST', '/api/v1/sessions/idle/messages', { to: TO, type: 'text', text: 'during the delay' });
+    expect(ready.status).toBe(503);
+    expect(refused.status).toBe(503);
+    expect(refused.body).toMatchObject({ code: 'SHUTTING_DOWN' });
+    const exit = await gw.exited;
+    expect(exit.code).toBe(0);
+    expect(exit.at - signalAt).toBeGreaterThanOrEqual(delayMs);
+    expect(gw.log.events.filter((l) => l.msg.includes('work still under way'))).toEqual([]);
+    await gw.log.line('shutdown complete', 0);
+  }, 60_000);
+
   it('exits at once on a second signal while the drain waits for a send stuck in the engine', async () => {
     const gw = await start(await gatewayEnv({ SHUTDOWN_TIMEOUT: '60s' }));
     await readySession(gw.base, 'stuck');

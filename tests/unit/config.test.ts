@@ -44,9 +44,19 @@ describe('config', () => {
   });
 
   it('accepts integer milliseconds or a number with a unit for every duration', () => {
-    const c = loadConfig({ API_KEY: 'k', WEBHOOK_TIMEOUT: '500ms', WHATSAPP_QR_TIMEOUT: '1500', SEND_TTL: '2h', MESSAGE_TTL: '7d', SHUTDOWN_TIMEOUT: '1.5s', WEBHOOK_RETRY_SCHEDULE: '0, 1s,2m' });
-    expect([c.webhook.timeoutMs, c.whatsapp.qrTimeoutMs, c.send.ttlMs, c.send.messageTtlMs, c.shutdownTimeoutMs]).toEqual([500, 1500, 7_200_000, 604_800_000, 1500]);
+    const c = loadConfig({ API_KEY: 'k', WEBHOOK_TIMEOUT: '500ms', WHATSAPP_QR_TIMEOUT: '1500', SEND_TTL: '2h', MESSAGE_TTL: '7d', SHUTDOWN_TIMEOUT: '1.5s', SHUTDOWN_DELAY: '0.5s', WEBHOOK_RETRY_SCHEDULE: '0, 1s,2m' });
+    expect([c.webhook.timeoutMs, c.whatsapp.qrTimeoutMs, c.send.ttlMs, c.send.messageTtlMs, c.shutdownTimeoutMs, c.shutdownDelayMs]).toEqual([500, 1500, 7_200_000, 604_800_000, 1500, 500]);
     expect(c.webhook.retryScheduleMs).toEqual([0, 1000, 120_000]);
+  });
+
+  it('keeps SHUTDOWN_DELAY (1 s by default) shorter than the drain share of SHUTDOWN_TIMEOUT', () => {
+    expect(loadConfig({ API_KEY: 'k' }).shutdownDelayMs).toBe(1_000);
+    expect(loadConfig({ API_KEY: 'k', SHUTDOWN_DELAY: '0' }).shutdownDelayMs).toBe(0);
+    // 25 s: the drain gets 15 s, the close 10 s.
+    expect(loadConfig({ API_KEY: 'k', SHUTDOWN_DELAY: '14.9s' }).shutdownDelayMs).toBe(14_900);
+    expect(problemsOf({ API_KEY: 'k', SHUTDOWN_DELAY: '15s' })).toEqual([expect.stringMatching(/^SHUTDOWN_DELAY: must be shorter than the drain share of SHUTDOWN_TIMEOUT \(15000 ms/) as unknown]);
+    // 1.5 s: the drain gets 900 ms, so the default delay does not fit.
+    expect(problemsOf({ API_KEY: 'k', SHUTDOWN_TIMEOUT: '1.5s' })).toEqual([expect.stringMatching(/^SHUTDOWN_DELAY: .*\(900 ms/) as unknown]);
   });
 
   it('collects every invalid value, one line each naming the variable', () => {
