@@ -38,9 +38,9 @@ function isReply(value: unknown): value is { id: number; image?: unknown; error?
 /**
  * Renders QR codes on a worker thread. One render costs 4–6 ms of CPU (2.5 ms of it the PNG
  * encoding): on the event loop that stalls every request that long, for every QR of every session
- * waiting for its scan (docs/benchmarks.md §12). One thread for the process, started on first use
- * and never keeping the process alive; when it dies, the renders it held fail and the next render
- * starts another.
+ * waiting for its scan (docs/benchmarks.md §12). One thread for the process, started on first use;
+ * it keeps the process alive while renders are in flight and not once they are done. When it dies,
+ * the renders it held fail and the next render starts another.
  */
 export class QrRenderer {
   private worker: Worker | null = null;
@@ -72,6 +72,7 @@ export class QrRenderer {
     const worker = this.started();
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      if (this.waiting.size === 0) worker.ref();
       this.waiting.set(id, { worker, resolve, reject });
       worker.postMessage({ id, qr, format, width: options.width ?? null });
     });
@@ -79,13 +80,15 @@ export class QrRenderer {
 
   private started(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { qrcode: createRequire(import.meta.url).resolve('qrcode') } });
-    worker.unref();
+    // No execArgv of the process: the source is CommonJS, and an inherited `--input-type=module`
+    // would run it as a module (require is not defined).
+    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { qrcode: createRequire(import.meta.url).resolve('qrcode') } });
     worker.on('message', (reply: unknown) => {
       if (!isReply(reply)) return;
       const waiting = this.waiting.get(reply.id);
       if (!waiting) return;
       this.waiting.delete(reply.id);
+      if (this.waiting.size === 0) worker.unref();
       if (typeof reply.image === 'string' || reply.image instanceof Uint8Array) waiting.resolve(reply.image);
       else waiting.reject(new Error(`rendering a QR code failed: ${String(reply.error)}`));
     });
@@ -99,6 +102,10 @@ export class QrRenderer {
     };
     worker.on('error', gone);
     worker.on('exit', (code) => gone(new Error(`the QR renderer thread exited (code ${code})`)));
+    // After the listeners: adding a 'message' listener refs the worker's port again, and a ref'd
+    // port keeps the process alive once everything else has ended (a process that embeds the app
+    // and rendered a QR code would never exit by itself). render() refs it while renders wait.
+    worker.unref();
     this.worker = worker;
     return worker;
   }

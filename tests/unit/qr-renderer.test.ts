@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { QrRenderer } from '../../src/sessions/qr-renderer.js';
 import { decodeQrPng } from '../helpers/qr-decode.js';
@@ -29,6 +31,19 @@ describe('QR renderer (worker thread)', () => {
     const { utilization } = performance.eventLoopUtilization(before);
     expect(urls.map((url) => decodeQrPng(fromDataUrl(url)))).toEqual(texts);
     expect(utilization).toBeLessThan(0.5);
+  });
+
+  it('keeps a process alive while a render is in flight, and not once it is done', async () => {
+    // The renderer's thread stays up for the next render; a process that embeds the app (tests,
+    // benchmarks) must still end on its own. Its port was once ref'd again by a listener added
+    // after unref(), and such a process never exited (the benchmark runner hung after its table);
+    // unref'd with nothing else, a process waiting for a render only exited before the answer (13,
+    // unsettled top-level await). The script awaits one render and then has nothing left to do.
+    const script = "import { qrRenderer } from './src/sessions/qr-renderer.ts'; const url = await qrRenderer.dataUrl('2@exit,abc'); process.stdout.write(url.slice(0, 22));";
+    const child = promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: process.cwd(), timeout: 20_000 });
+    const { stdout } = await child;
+    expect(stdout).toBe('data:image/png;base64,');
+    expect(child.child.exitCode).toBe(0);
   });
 
   it('starts a new thread after the old one stopped, and fails the renders the old one held', async () => {
