@@ -1,6 +1,7 @@
 import { constants } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../logger.js';
+import { sleep } from '../queue/lane-job.js';
 
 /** How long connections still open when the server stops listening may stay before they are cut. */
 const CONNECTION_GRACE_MS = 1_000;
@@ -96,20 +97,6 @@ export function gracefulShutdown(options: GracefulShutdownOptions): (signal: Nod
   };
 }
 
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
 /**
  * The gateway's steps: the shutting-down flag; then the requests in flight answered, then the send
  * workers' current jobs finished (the queue stops taking jobs; what is still queued stays for the
@@ -133,7 +120,7 @@ export function gatewayShutdownSteps(app: FastifyInstance, listenAtLeastMs: numb
       gateway.shuttingDown = true;
     },
     drain: async (signal) => {
-      await Promise.all([finishWork(signal), pause(listenAtLeastMs, signal)]);
+      await Promise.all([finishWork(signal), sleep(listenAtLeastMs, signal)]);
     },
     close: async () => {
       const closing = app.close();

@@ -81,7 +81,7 @@ export class QrRenderer {
   private started(): Worker {
     if (this.worker) return this.worker;
     // No execArgv of the process: the source is CommonJS, and an inherited `--input-type=module`
-    // would run it as a module (require is not defined).
+    // would load it the ESM way (require is not defined).
     const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { qrcode: createRequire(import.meta.url).resolve('qrcode') } });
     worker.on('message', (reply: unknown) => {
       if (!isReply(reply)) return;
