@@ -12,7 +12,7 @@ import type { SendJobResult } from '../../src/queue/send-queue.js';
 import { queueSuite } from '../helpers/queue-suite.js';
 import { startRedisServer } from '../helpers/redis-server.js';
 import { connectionsNamed } from '../helpers/redis-stats.js';
-import { ProcessorCalls, deferred, describeSendQueueContract, ids, job, prefixedHarness } from './send-queue.contract.js';
+import { ProcessorCalls, deferred, describeSendQueueContract, ids, job, prefixedHarness, startAndMakeOneEach } from './send-queue.contract.js';
 
 const ERROR_RETRY_MS = 50;
 const DONE: SendJobResult = { outcome: 'done' };
@@ -47,10 +47,7 @@ describe('parked send queue', () => {
   /** Starts `queue` with a processor that records each call and is done at once. */
   const startRecording = async (queue: ParkedSendQueue): Promise<ProcessorCalls> => {
     const calls = new ProcessorCalls();
-    await queue.start(async (j) => {
-      calls.add(j);
-      return DONE;
-    });
+    await queue.start(calls.done);
     return calls;
   };
   const lane = (prefix: string, sessionId: string): string => `${prefix}:bull:send-${sessionId}`;
@@ -109,10 +106,7 @@ describe('parked send queue', () => {
     const prefix = newPrefix();
     const queue = await open(prefix, { maxHeldPerLane: 1_000 });
     const calls = new ProcessorCalls();
-    await queue.start(async (j) => {
-      calls.add(j);
-      return DONE;
-    });
+    await queue.start(calls.done);
     await admin.script('FLUSH');
     const resolved: string[] = [];
     // 2,000 adds in flight to one lane: two park scripts of 500 for the first 1,000 (the memory
@@ -130,13 +124,7 @@ describe('parked send queue', () => {
   it('starts no BullMQ Worker for lanes made from memory: two connections, whatever the sessions', async () => {
     const prefix = newPrefix();
     const queue = await open(prefix);
-    const calls = new ProcessorCalls();
-    await queue.start(async (j) => {
-      calls.add(j);
-      return DONE;
-    });
-    for (const s of ['x', 'y', 'z']) await queue.add(job(s, 1));
-    for (const s of ['x', 'y', 'z']) await calls.reach(s, 1);
+    await startAndMakeOneEach(queue, ['x', 'y', 'z']);
     expect(await connectionsOf(prefix)).toHaveLength(2);
   });
 
@@ -252,10 +240,7 @@ describe('parked send queue', () => {
   it('does not make a job whose park failed (its add rejected)', async () => {
     const queue = await open(newPrefix());
     const calls = new ProcessorCalls();
-    await queue.start(async (j) => {
-      calls.add(j);
-      return DONE;
-    });
+    await queue.start(calls.done);
     await expect(queue.add({ sessionId: 'a:b', messageId: 'm-bad' })).rejects.toThrow(/invalid session id/);
     await queue.add(job('a', 1));
     await calls.reach('a', 1);

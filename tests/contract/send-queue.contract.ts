@@ -21,8 +21,16 @@ interface Call {
   at: number;
 }
 
+const DONE: SendJobResult = { outcome: 'done' };
+
 /** Every processor call, in order, awaitable. */
 export class ProcessorCalls extends AwaitableLog<Call> {
+  /** A processor that records each call and answers done: `queue.start(calls.done)`. */
+  readonly done = async (job: SendJob): Promise<SendJobResult> => {
+    this.add(job);
+    return DONE;
+  };
+
   add(job: SendJob): void {
     this.record({ sessionId: job.sessionId, messageId: job.messageId, at: performance.now() });
   }
@@ -41,6 +49,14 @@ export class ProcessorCalls extends AwaitableLog<Call> {
   }
 }
 
+/** Starts `queue` with a recording processor, adds one job to each session's lane and waits until each is made. */
+export async function startAndMakeOneEach(queue: SendQueue, sessions: readonly string[]): Promise<void> {
+  const calls = new ProcessorCalls();
+  await queue.start(calls.done);
+  for (const s of sessions) await queue.add(job(s, 1));
+  for (const s of sessions) await calls.reach(s, 1);
+}
+
 export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
   let resolve!: (value: T) => void;
   const promise = new Promise<T>((r) => (resolve = r));
@@ -53,7 +69,6 @@ export const aborted = (signal: AbortSignal): Promise<void> =>
 export const job = (sessionId: string, n: number | string): SendJob => ({ sessionId, messageId: `m-${sessionId}-${n}` });
 export const ids = (sessionId: string, ...ns: (number | string)[]): string[] => ns.map((n) => job(sessionId, n).messageId);
 const range = (n: number, from = 1): number[] => Array.from({ length: n }, (_, i) => i + from);
-const DONE: SendJobResult = { outcome: 'done' };
 
 /**
  * A harness for a durable driver whose instances live under a key prefix: `open` makes one on a
@@ -93,10 +108,7 @@ export function describeSendQueueContract(name: string, harness: SendQueueHarnes
     it('keeps each session in add order and runs sessions side by side (50 sessions × 100 jobs, interleaved)', async () => {
       const queue = await open();
       const calls = new ProcessorCalls();
-      await queue.start(async (j) => {
-        calls.add(j);
-        return DONE;
-      });
+      await queue.start(calls.done);
       const sessions = range(50).map((i) => `s${i}`);
       const added = new Map(sessions.map((s) => [s, [] as string[]]));
       // All adds in flight at once, sessions interleaved; a lane's order is the order its adds resolved.
@@ -286,10 +298,7 @@ export function describeSendQueueContract(name: string, harness: SendQueueHarnes
       await queue.add(job('d', 2));
       expect(await queue.counts('d')).toEqual({ waiting: 2, active: 0 });
       const calls = new ProcessorCalls();
-      await queue.start(async (j) => {
-        calls.add(j);
-        return DONE;
-      });
+      await queue.start(calls.done);
       await calls.reach('d', 2);
       expect(calls.of('d')).toEqual(ids('d', 1, 2));
     });

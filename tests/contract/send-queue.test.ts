@@ -8,7 +8,7 @@ import { MemorySendQueue } from '../../src/queue/memory-send-queue.js';
 import { queueSuite } from '../helpers/queue-suite.js';
 import { startRedisServer } from '../helpers/redis-server.js';
 import { connectionsNamed } from '../helpers/redis-stats.js';
-import { ProcessorCalls, deferred, describeSendQueueContract, ids, job, prefixedHarness } from './send-queue.contract.js';
+import { ProcessorCalls, deferred, describeSendQueueContract, ids, job, prefixedHarness, startAndMakeOneEach } from './send-queue.contract.js';
 
 const ERROR_RETRY_MS = 50;
 
@@ -50,10 +50,7 @@ describe('bullmq send queue', () => {
     const next = await open(prefix, short);
     expect(await next.counts('k')).toEqual({ waiting: 3, active: 1 });
     const calls = new ProcessorCalls();
-    await next.start(async (j) => {
-      calls.add(j);
-      return { outcome: 'done' };
-    });
+    await next.start(calls.done);
     await calls.reach('k', 4);
     expect(calls.of('k')).toEqual(ids('k', 1, 2, 3, 4));
   });
@@ -96,13 +93,7 @@ describe('bullmq send queue', () => {
   it('costs one connection per started lane plus two, and closes every connection it opened', async () => {
     const prefix = newPrefix();
     const queue = await open(prefix);
-    const calls = new ProcessorCalls();
-    await queue.start(async (j) => {
-      calls.add(j);
-      return { outcome: 'done' };
-    });
-    for (const s of ['x', 'y', 'z']) await queue.add(job(s, 1));
-    for (const s of ['x', 'y', 'z']) await calls.reach(s, 1);
+    await startAndMakeOneEach(queue, ['x', 'y', 'z']);
     expect(await connectionsOf(prefix)).toHaveLength(2 + 3);
     await queue.close();
     expect(await connectionsOf(prefix)).toEqual([]);
@@ -166,10 +157,7 @@ describe('bullmq send queue', () => {
       server = await startRedisServer({ dir, appendOnly: true, port: server.port });
       const next = await BullmqSendQueue.open({ redisUrl: server.url, prefix, ...short });
       const calls = new ProcessorCalls();
-      await next.start(async (j) => {
-        calls.add(j);
-        return { outcome: 'done' };
-      });
+      await next.start(calls.done);
       await calls.reach('o', 2);
       expect(calls.of('o')).toEqual(ids('o', 1, 2));
       await next.close();
