@@ -1,7 +1,7 @@
 import { constants } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../logger.js';
-import { sleep } from '../queue/lane-job.js';
+import { sleep, untilAborted } from '../queue/lane-job.js';
 
 /** How long connections still open when the server stops listening may stay before they are cut. */
 const CONNECTION_GRACE_MS = 1_000;
@@ -57,7 +57,7 @@ export function gracefulShutdown(options: GracefulShutdownOptions): (signal: Nod
     const budget = new AbortController();
     const timer = setTimeout(() => budget.abort(), drainMs);
     try {
-      await Promise.race([steps.drain(budget.signal), new Promise((resolve) => budget.signal.addEventListener('abort', resolve, { once: true }))]);
+      await Promise.race([steps.drain(budget.signal), untilAborted(budget.signal)]);
     } catch (error) {
       logger.error({ err: error }, 'draining failed; closing anyway');
     } finally {

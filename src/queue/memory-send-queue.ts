@@ -61,7 +61,7 @@ export class MemorySendQueue implements SendQueue {
   }
 
   async holds(job: SendJob): Promise<boolean> {
-    return this.lanes.get(job.sessionId)?.ids.has(job.messageId) ?? false;
+    return this.has(job);
   }
 
   /** `holds`, answered at once. */

@@ -1,5 +1,5 @@
 import type { BullmqSendQueue } from './bullmq-send-queue.js';
-import { DEFAULT_ERROR_RETRY_MS, report, type SendQueueErrorHandler } from './lane-job.js';
+import { DEFAULT_ERROR_RETRY_MS, report, untilAborted, type SendQueueErrorHandler } from './lane-job.js';
 import { MemorySendQueue } from './memory-send-queue.js';
 import type { SendJob, SendJobResult, SendProcessor, SendQueue, SendQueueCounts } from './send-queue.js';
 
@@ -26,10 +26,6 @@ export interface ParkedSendQueueOptions {
 
 /** How a session's next job is added: absent from the map = `held`; `queued` = into BullMQ's lane; a check in flight = wait for it. */
 type LaneMode = 'queued' | { checking: Promise<void> };
-
-/** Resolves when `signal` aborts. */
-const aborted = (signal: AbortSignal): Promise<void> =>
-  signal.aborted ? Promise.resolve() : new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
 
 /**
  * The Redis-mode send queue: BullMQ keeps every accepted job durable, and this process makes the
@@ -241,7 +237,7 @@ export class ParkedSendQueue implements SendQueue {
       }
       if (this.closing) {
         // The held jobs were cut by the close, not done: this job must not overtake them.
-        await aborted(signal);
+        await untilAborted(signal);
         return INTERRUPTED;
       }
       if (signal.aborted) return INTERRUPTED;

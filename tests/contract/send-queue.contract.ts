@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { SendQueueErrorHandler } from '../../src/queue/lane-job.js';
+import { untilAborted, type SendQueueErrorHandler } from '../../src/queue/lane-job.js';
 import type { SendJob, SendJobResult, SendQueue } from '../../src/queue/send-queue.js';
 import { AwaitableLog } from '../helpers/awaitable-log.js';
 
@@ -63,8 +63,8 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T)
   return { promise, resolve };
 }
 
-export const aborted = (signal: AbortSignal): Promise<void> =>
-  signal.aborted ? Promise.resolve() : new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+/** Resolves when the signal aborts (the queue's own helper). */
+export const aborted = untilAborted;
 
 export const job = (sessionId: string, n: number | string): SendJob => ({ sessionId, messageId: `m-${sessionId}-${n}` });
 export const ids = (sessionId: string, ...ns: (number | string)[]): string[] => ns.map((n) => job(sessionId, n).messageId);
