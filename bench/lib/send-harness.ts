@@ -292,5 +292,6 @@ export function describePhase(kind: ServerKind, phase: Phase): string {
     .join(' ');
   const errors = Object.values(l.errors).reduce((s, n) => s + n, 0);
   const drain = phase.drain ? `, drain ${(phase.drain.waitedMs / 1000).toFixed(1)} s (backlog ${phase.drain.backlog})` : '';
-  return `${kind.padEnd(7)} ${l.throughput.toFixed(0).padStart(5)} req/s  p50 ${lat.p50.toFixed(1)} p99 ${lat.p99.toFixed(1)} max ${lat.max.toFixed(1)} ms  (${l.ok} ok${statuses ? ` ${statuses}` : ''}${errors > 0 ? ` ${errors} errors` : ''}${l.unfinished > 0 ? ` ${l.unfinished} unfinished` : ''}) server CPU ${(phase.cpu.serverCpuMs / Math.max(1, l.ok) * 1000).toFixed(0)} µs/req, ELU ${phase.cpu.serverElu.toFixed(2)}${drain}, other load ${phase.cpu.foreignCores.toFixed(2)} cores`;
+  const warmup = l.warmupLatencyMs ? ` (warm-up p99 ${l.warmupLatencyMs.p99.toFixed(1)})` : '';
+  return `${kind.padEnd(7)} ${l.throughput.toFixed(0).padStart(5)} req/s  p50 ${lat.p50.toFixed(1)} p99 ${lat.p99.toFixed(1)} max ${lat.max.toFixed(1)} ms${warmup}  (${l.ok} ok${statuses ? ` ${statuses}` : ''}${errors > 0 ? ` ${errors} errors` : ''}${l.unfinished > 0 ? ` ${l.unfinished} unfinished` : ''}) server CPU ${(phase.cpu.serverCpuMs / Math.max(1, l.ok) * 1000).toFixed(0)} µs/req, ELU ${phase.cpu.serverElu.toFixed(2)}${drain}, other load ${phase.cpu.foreignCores.toFixed(2)} cores`;
 }

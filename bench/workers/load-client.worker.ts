@@ -8,7 +8,8 @@
  * connections, no pipelining, `dispatch` with a status-only handler), a fixed number of requests bounded by a time cap, and prints a
  * LoadResult (see bench/lib/load.ts). Closed mode measures throughput; open mode offers a fixed
  * rate on a clock and counts latency from each request's due time, so a stalled server shows up as
- * latency instead of as fewer requests.
+ * latency instead of as fewer requests; the requests of its warm-up (`warmupMs`, the process's own
+ * cold start) are sent on the same clock and reported apart.
  */
 import { Pool } from 'undici';
 import { LoadSpec, percentiles, sendBody, type LoadResult } from '../lib/load.js';
@@ -23,6 +24,9 @@ const headers: Record<string, string> = { 'content-type': 'application/json' };
 if (spec.apiKey !== null) headers['x-api-key'] = spec.apiKey;
 
 const latencies = new Float64Array(spec.count);
+let measuredCount = 0;
+const warmupLatencies = new Float64Array(spec.count);
+let warmupCount = 0;
 let okCount = 0;
 const lags = spec.mode === 'open' ? new Float64Array(spec.count) : null;
 let lagCount = 0;
@@ -64,8 +68,11 @@ function post(path: string, body: string): Promise<number> {
   });
 }
 
-/** One send; latency counted from `from` (start for closed, due time for open). */
-async function send(session: string, from: number): Promise<void> {
+/**
+ * One send; latency counted from `from` (start for closed, due time for open), into the warm-up's
+ * latencies when `warmup`.
+ */
+async function send(session: string, from: number, warmup = false): Promise<void> {
   const seq = nextSeq(session);
   started += 1;
   firstStart = Math.min(firstStart, performance.now());
@@ -74,7 +81,11 @@ async function send(session: string, from: number): Promise<void> {
     const end = performance.now();
     lastEnd = Math.max(lastEnd, end);
     byStatus[statusCode] = (byStatus[statusCode] ?? 0) + 1;
-    if (statusCode === 202) latencies[okCount++] = end - from;
+    if (statusCode === 202) {
+      okCount += 1;
+      if (warmup) warmupLatencies[warmupCount++] = end - from;
+      else latencies[measuredCount++] = end - from;
+    }
   } catch (error) {
     const key = error instanceof Error ? `${error.name}: ${error.message}`.slice(0, 120) : String(error);
     errors[key] = (errors[key] ?? 0) + 1;
@@ -106,15 +117,17 @@ async function openLoop(): Promise<void> {
   const interval = 1_000 / rate;
   const inFlight = new Set<Promise<void>>();
   const t0 = performance.now() + 5;
+  const warmupEnd = t0 + (spec.warmupMs ?? 0);
   let i = 0;
   while (i < spec.count) {
     const now = performance.now();
     if (now - t0 > spec.maxMs) break;
     while (i < spec.count && t0 + i * interval <= now) {
       const due = t0 + i * interval;
-      if (lags) lags[lagCount++] = performance.now() - due;
+      const warmup = due < warmupEnd;
+      if (lags && !warmup) lags[lagCount++] = performance.now() - due;
       const session = spec.sessions[i % spec.sessions.length] ?? '';
-      const p = send(session, due).finally(() => inFlight.delete(p));
+      const p = send(session, due, warmup).finally(() => inFlight.delete(p));
       inFlight.add(p);
       i += 1;
     }
@@ -144,7 +157,8 @@ const result: LoadResult = {
   unfinished,
   durationMs: Math.round(durationMs * 10) / 10,
   throughput: Math.round((okCount / durationMs) * 1_000 * 10) / 10,
-  latencyMs: percentiles(latencies.subarray(0, okCount)),
+  latencyMs: percentiles(latencies.subarray(0, measuredCount)),
+  warmupLatencyMs: spec.mode === 'open' && (spec.warmupMs ?? 0) > 0 ? percentiles(warmupLatencies.subarray(0, warmupCount)) : null,
   dispatchLagMs: lags ? percentiles(lags.subarray(0, lagCount)) : null,
   firstStartEpochMs: performance.timeOrigin + firstStart,
   lastEndEpochMs: performance.timeOrigin + lastEnd,
