@@ -5,7 +5,7 @@
  * One real redis-server (own port and directory, no persistence) serves the three servers, each a
  * process of its own with its own key prefix, all started up front and measured in turn (those
  * not measured sit idle):
- * - gateway: the real app (tsx) with 10 ready simulator sessions and 10 left waiting for their QR
+ * - gateway: the real app with 10 ready simulator sessions and 10 left waiting for their QR
  *   scan, pacing off, the BullMQ lane workers in the same process — as in production;
  * - bare: Fastify + one BullMQ Queue per session on one shared ioredis connection, no workers
  *   (its jobs are deleted between phases);
@@ -30,10 +30,14 @@
  * waiting for their scan), then, for the gateway, the commands of processing them (the sessions
  * scanned, the backlog sent, the acks stored).
  * Every phase also records how much CPU the rest of the machine used meanwhile (`otherLoadCores`).
+ * All servers and the load generator run compiled by tsc under plain node, as the Docker image runs
+ * the gateway (`--tsx`: from source through tsx instead, as `npm start` does; tsx's transform costs
+ * the gateway 7–9 % of its accept throughput, benchmarks §19).
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { installSignalCleanup, isMain, runStandalone, numericFlag as flag } from './lib/cli.js';
+import { compileSources, type CompiledSources } from './lib/compile.js';
 import type { LoadSpec } from './lib/load.js';
 import { perRunRatios, referenceRow, row, type BenchResult } from './lib/result.js';
 import { commandCalls, connectRedis, diffCounts, perUnit, withoutObserver, startMonitor, startRedis, type BenchRedis, type MonitorCounts } from './lib/redis.js';
@@ -68,6 +72,8 @@ export interface SendAcceptOptions {
   sendingSeconds?: number;
   /** Write a V8 CPU profile of the gateway process into this directory (investigations). */
   cpuProfDir?: string;
+  /** Run the servers and the load generator from source through tsx instead of compiled. */
+  fromSource?: boolean;
 }
 
 interface KindResult {
@@ -147,7 +153,7 @@ async function countCommands(server: SendServer, redisUrl: string, observer: Red
   const load: LoadSpec = { ...spec(server, 'count', { mode: 'closed', count: COUNT_SENDS, maxMs: 60_000 }), sessions: targets, connections: 10 };
   let accepted = 0;
   const accept = await countWindow(redisUrl, observer, server.prefix, COUNT_SENDS, async () => {
-    const result = await runLoad(load);
+    const result = await runLoad(load, server.compiled);
     seq.next = Math.max(seq.next, result.nextSeqBase);
     accepted = result.ok;
   });
@@ -176,21 +182,27 @@ export async function runSendAccept(options: SendAcceptOptions = {}): Promise<Be
 
   let redisServer: BenchRedis | null = null;
   let observer: Redis | null = null;
+  let compiled: CompiledSources | null = null;
   const servers: SendServer[] = [];
   try {
+    if (options.fromSource !== true) {
+      compiled = await compileSources();
+      console.log(`  send-accept: compiled src/ and bench/ with tsc in ${(compiled.ms / 1_000).toFixed(1)} s (servers and load generator run under plain node)`);
+    }
     redisServer = await startRedis();
     observer = await connectRedis(redisServer.url);
     const run = randomBytes(3).toString('hex');
     console.log(`  send-accept: starting redis-server, gateway (${SESSIONS} ready simulator sessions), bare BullMQ server and durable-minimum server…`);
     const [bare, durable, gateway] = await Promise.all([
-      startSendServer({ kind: 'bare', sessions: SESSIONS, workers: false, redisUrl: redisServer.url, prefix: `bare${run}` }),
-      startSendServer({ kind: 'durable', sessions: SESSIONS, workers: false, redisUrl: redisServer.url, prefix: `dur${run}` }),
+      startSendServer({ kind: 'bare', sessions: SESSIONS, workers: false, redisUrl: redisServer.url, prefix: `bare${run}`, compiled }),
+      startSendServer({ kind: 'durable', sessions: SESSIONS, workers: false, redisUrl: redisServer.url, prefix: `dur${run}`, compiled }),
       startSendServer({
         kind: 'gateway',
         sessions: SESSIONS,
         workers: true,
         redisUrl: redisServer.url,
         prefix: `gw${run}`,
+        compiled,
         nodeFlags: options.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`],
       }),
     ]);
@@ -249,12 +261,14 @@ export async function runSendAccept(options: SendAcceptOptions = {}): Promise<Be
       if (!warmup || !counts) throw new Error(`${kind}: warm-up or command counts missing`);
       return { ...results[kind], warmup, counts };
     };
-    return report({ bare: complete('bare'), durable: complete('durable'), gateway: complete('gateway') }, performance.now() - started, { runs, openRuns, closedCount, openSeconds, warmupCount, sendingCount, sendingSeconds });
+    const runFrom = compiled ? 'compiled (tsc, plain node)' : 'source (tsx)';
+    return report({ bare: complete('bare'), durable: complete('durable'), gateway: complete('gateway') }, performance.now() - started, { runs, openRuns, closedCount, openSeconds, warmupCount, sendingCount, sendingSeconds, runFrom });
   } finally {
     await Promise.allSettled(servers.map((s) => s.stop()));
     await observer?.quit().catch(() => undefined);
     observer?.disconnect();
     await redisServer?.stop();
+    await compiled?.remove();
   }
 }
 
@@ -286,7 +300,7 @@ function phaseView(p: Phase): Record<string, unknown> {
   };
 }
 
-function report(results: Record<AcceptKind, KindResult>, durationMs: number, settings: Record<string, number>): BenchResult {
+function report(results: Record<AcceptKind, KindResult>, durationMs: number, settings: Record<string, number | string>): BenchResult {
   const g = results.gateway;
   const b = results.bare;
   const d = results.durable;
@@ -433,5 +447,6 @@ if (isMain(import.meta.url)) {
   }
   const profDir = process.argv[process.argv.indexOf('--cpu-prof') + 1];
   if (process.argv.includes('--cpu-prof') && profDir !== undefined) options.cpuProfDir = profDir;
+  if (process.argv.includes('--tsx')) options.fromSource = true;
   await runStandalone(() => runSendAccept(options));
 }

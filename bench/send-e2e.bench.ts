@@ -4,7 +4,7 @@
  *
  * One real redis-server serves the four servers, each a process of its own with its own key
  * prefix, all started up front and measured in turn:
- * - gateway: the real app (tsx), 100 ready simulator sessions (100 send lanes: each job parked in
+ * - gateway: the real app, 100 ready simulator sessions (100 send lanes: each job parked in
  *   its lane's BullMQ queue and made from memory, see src/queue/parked-send-queue.ts),
  *   SEND_MIN_INTERVAL_MS=0, SEND_JITTER_MS=0, simulator acks after 5/10/15 ms (stored by the
  *   pipeline, like production);
@@ -33,10 +33,14 @@
  * server takes them (end-to-end rate = sends / (last send − first accept), latency accept → send,
  * dominated by the backlog), 1 × an open loop at a fixed 300 msg/s (latency accept → send when
  * not saturated), and last the Redis commands of 1,000 sends end to end, counted with MONITOR.
+ * All servers and the load generator run compiled by tsc under plain node, as the Docker image runs
+ * the gateway (`--tsx`: from source through tsx instead, as `npm start` does; tsx's transform costs
+ * the gateway 7–9 % of its accept throughput, benchmarks §19).
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { installSignalCleanup, isMain, runStandalone, numericFlag as flag } from './lib/cli.js';
+import { compileSources, type CompiledSources } from './lib/compile.js';
 import type { LoadSpec } from './lib/load.js';
 import { perRunRatios, referenceRow, row, type BenchResult } from './lib/result.js';
 import { commandCalls, connectRedis, diffCounts, perUnit, withoutObserver, startMonitor, startRedis, type BenchRedis, type MonitorCounts } from './lib/redis.js';
@@ -54,6 +58,8 @@ export interface SendE2eOptions {
   fixedRate?: number;
   fixedSeconds?: number;
   warmupCount?: number;
+  /** Run the servers and the load generator from source through tsx instead of compiled. */
+  fromSource?: boolean;
 }
 
 interface Measured {
@@ -142,17 +148,22 @@ export async function runSendE2e(options: SendE2eOptions = {}): Promise<BenchRes
 
   let redisServer: BenchRedis | null = null;
   let observer: Redis | null = null;
+  let compiled: CompiledSources | null = null;
   const servers: SendServer[] = [];
   try {
+    if (options.fromSource !== true) {
+      compiled = await compileSources();
+      console.log(`  send-e2e: compiled src/ and bench/ with tsc in ${(compiled.ms / 1_000).toFixed(1)} s (servers and load generator run under plain node)`);
+    }
     redisServer = await startRedis();
     observer = await connectRedis(redisServer.url);
     const run = randomBytes(3).toString('hex');
     console.log(`  send-e2e: starting redis-server, gateway (${SESSIONS} ready simulator sessions), bare BullMQ, durable minimum and contract minimum (${SESSIONS} queues + workers each)…`);
     const [bare, durable, contract, gateway] = await Promise.all([
-      startSendServer({ kind: 'bare', sessions: SESSIONS, workers: true, redisUrl: redisServer.url, prefix: `bare${run}` }),
-      startSendServer({ kind: 'durable', sessions: SESSIONS, workers: true, redisUrl: redisServer.url, prefix: `dur${run}` }),
-      startSendServer({ kind: 'contract', sessions: SESSIONS, workers: true, redisUrl: redisServer.url, prefix: `con${run}` }),
-      startSendServer({ kind: 'gateway', sessions: SESSIONS, workers: true, redisUrl: redisServer.url, prefix: `gw${run}` }),
+      startSendServer({ kind: 'bare', sessions: SESSIONS, workers: true, redisUrl: redisServer.url, prefix: `bare${run}`, compiled }),
+      startSendServer({ kind: 'durable', sessions: SESSIONS, workers: true, redisUrl: redisServer.url, prefix: `dur${run}`, compiled }),
+      startSendServer({ kind: 'contract', sessions: SESSIONS, workers: true, redisUrl: redisServer.url, prefix: `con${run}`, compiled }),
+      startSendServer({ kind: 'gateway', sessions: SESSIONS, workers: true, redisUrl: redisServer.url, prefix: `gw${run}`, compiled }),
     ]);
     servers.push(bare, durable, contract, gateway);
     const byKind = { bare, durable, contract, gateway };
@@ -189,12 +200,14 @@ export async function runSendE2e(options: SendE2eOptions = {}): Promise<BenchRes
       if (!warmup || !bursts || !fixed || !count || !totals) throw new Error(`${kind}: a phase's results are missing`);
       return { kind, warmup, bursts, fixed, count, totals };
     };
-    return report(complete('gateway'), complete('bare'), complete('durable'), complete('contract'), performance.now() - started, { runs, burstCount, fixedRate, fixedSeconds, warmupCount });
+    const runFrom = compiled ? 'compiled (tsc, plain node)' : 'source (tsx)';
+    return report(complete('gateway'), complete('bare'), complete('durable'), complete('contract'), performance.now() - started, { runs, burstCount, fixedRate, fixedSeconds, warmupCount, runFrom });
   } finally {
     await Promise.allSettled(servers.map((s) => s.stop()));
     await observer?.quit().catch(() => undefined);
     observer?.disconnect();
     await redisServer?.stop();
+    await compiled?.remove();
   }
 }
 
@@ -242,7 +255,7 @@ function view(k: KindResult): Record<string, unknown> {
   };
 }
 
-function report(g: KindResult, b: KindResult, d: KindResult, c: KindResult, durationMs: number, settings: Record<string, number>): BenchResult {
+function report(g: KindResult, b: KindResult, d: KindResult, c: KindResult, durationMs: number, settings: Record<string, number | string>): BenchResult {
   const thr = (k: KindResult): number[] => k.bursts.map((x) => x.summary.e2eThroughput);
   const us = (values: number[]): number[] => values.map((v) => 1e6 / v);
   const gUs = us(thr(g));
@@ -340,5 +353,6 @@ if (isMain(import.meta.url)) {
     const value = flag(key);
     if (value !== undefined) options[key] = value;
   }
+  if (process.argv.includes('--tsx')) options.fromSource = true;
   await runStandalone(() => runSendE2e(options));
 }

@@ -47,3 +47,47 @@ export async function compileForBench(): Promise<CompiledBuild> {
     throw error;
   }
 }
+
+export interface CompiledSources {
+  /** The compiled JavaScript of a repository TypeScript file: 'bench/workers/x.worker.ts' → '<build>/bench/workers/x.worker.js'. */
+  script(source: string): string;
+  ms: number;
+  /** Removes the build directory. */
+  remove(): Promise<void>;
+}
+
+/**
+ * Compiles `src/` and `bench/` with the project's tsconfig (tsc, as `npm run build` compiles the
+ * gateway) into a temporary directory, laid out like the repository, with a copy of package.json
+ * and a symlink to node_modules — so that the send benchmarks' servers and load generator run
+ * under plain `node`, as the Docker image runs the gateway, instead of through tsx (whose
+ * transform, esbuild with `keepNames`, wraps every named closure in a `__name` call).
+ */
+export async function compileSources(): Promise<CompiledSources> {
+  const started = performance.now();
+  const build = await tempDir('wagw-bench-sources-');
+  const dir = build.path;
+  const remove = (): Promise<void> => build.remove();
+  try {
+    const config = {
+      extends: join(REPO_ROOT, 'tsconfig.json'),
+      // typeRoots: `types: ["node"]` would be looked up from this file's directory.
+      compilerOptions: { noEmit: false, rootDir: REPO_ROOT, outDir: dir, typeRoots: [join(REPO_ROOT, 'node_modules', '@types')] },
+      include: [join(REPO_ROOT, 'src'), join(REPO_ROOT, 'bench')],
+    };
+    const configPath = join(dir, 'tsconfig.bench-build.json');
+    await writeFile(configPath, JSON.stringify(config));
+    const result = await runNodeScript(join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), ['-p', configPath], {
+      env: process.env,
+      plainNode: true,
+      timeoutMs: 180_000,
+    });
+    if (result.code !== 0) throw new Error(`tsc failed (${result.code ?? result.signal ?? 'unknown'}):\n${tail(result.stdout)}${tail(result.stderr)}`);
+    await copyFile(join(REPO_ROOT, 'package.json'), join(dir, 'package.json'));
+    await symlink(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+    return { script: (source) => join(dir, source.replace(/\.ts$/, '.js')), ms: performance.now() - started, remove };
+  } catch (error) {
+    await remove();
+    throw error;
+  }
+}

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { request } from 'undici';
 import { z } from 'zod';
+import type { CompiledSources } from './compile.js';
 import { gatewayEnv } from './gateway-env.js';
 import { LoadResult, LoadSpec, Percentiles } from './load.js';
 import { runWorker, startNode, tail, type NodeChild } from './processes.js';
@@ -84,6 +85,8 @@ export interface SendServer {
   /** The ready sessions (gateway) or queues (bare) the load goes to. */
   readonly sessions: string[];
   readonly apiKey: string | null;
+  /** The compiled build it runs from (null: from source through tsx); its load generator runs the same way. */
+  readonly compiled: CompiledSources | null;
   stats(): Promise<ServerStats>;
   drain(timeoutMs?: number): Promise<Drain>;
   summary(fromAccept: number, fromSend: number): Promise<Summary>;
@@ -123,6 +126,8 @@ export interface StartOptions {
   prefix: string;
   /** Extra node flags for the server (e.g. --cpu-prof for an investigation). */
   nodeFlags?: readonly string[];
+  /** Run the server (and the load generator of its phases) from this build under plain node; from source through tsx without. */
+  compiled?: CompiledSources | null;
 }
 
 /** Starts a server under test and waits until it listens (gateway: with its sessions ready). */
@@ -130,7 +135,9 @@ export async function startSendServer(options: StartOptions): Promise<SendServer
   const dir: TempDir = await tempDir(`wagw-bench-${options.kind}-`);
   const env = gatewayEnv({ sessionsPath: dir.path, redis: { url: options.redisUrl, prefix: options.prefix }, extra: { ...SEND_BENCH_ENV } });
   const spec = { mode: options.kind, sessions: options.sessions, workers: options.workers };
-  const node = startNode(SERVER_WORKER, [JSON.stringify(spec)], { env, maxOutput: 50_000, nodeFlags: options.nodeFlags ?? [] });
+  const compiled = options.compiled ?? null;
+  const script = compiled ? compiled.script(SERVER_WORKER) : SERVER_WORKER;
+  const node = startNode(script, [JSON.stringify(spec)], { env, maxOutput: 50_000, nodeFlags: options.nodeFlags ?? [], plainNode: compiled !== null });
   try {
     const ready = await waitForReady(node, `${options.kind} server`);
     const c = ready.controlPort;
@@ -141,6 +148,7 @@ export async function startSendServer(options: StartOptions): Promise<SendServer
       prefix: options.prefix,
       sessions: ready.sessions,
       apiKey: options.kind === 'gateway' ? (env.API_KEY ?? null) : null,
+      compiled,
       stats: async () => ServerStats.parse(await call(c, 'GET', '/stats')),
       drain: async (timeoutMs = 90_000) => Drain.parse(await call(c, 'POST', `/drain?timeoutMs=${timeoutMs}`)),
       summary: async (fromAccept, fromSend) => Summary.parse(await call(c, 'GET', `/summary?fromAccept=${fromAccept}&fromSend=${fromSend}`)),
@@ -158,10 +166,11 @@ export async function startSendServer(options: StartOptions): Promise<SendServer
   }
 }
 
-/** Runs the load generator in a process of its own and returns what it measured. */
-export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
+/** Runs the load generator in a process of its own (from `compiled` under plain node, or through tsx) and returns what it measured. */
+export async function runLoad(spec: LoadSpec, compiled: CompiledSources | null = null): Promise<LoadResult> {
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', NODE_ENV: 'production' };
-  const raw = await runWorker(CLIENT_WORKER, [JSON.stringify(LoadSpec.parse(spec))], { env, timeoutMs: spec.maxMs + spec.graceMs + 30_000 });
+  const script = compiled ? compiled.script(CLIENT_WORKER) : CLIENT_WORKER;
+  const raw = await runWorker(script, [JSON.stringify(LoadSpec.parse(spec))], { env, timeoutMs: spec.maxMs + spec.graceMs + 30_000, plainNode: compiled !== null });
   return LoadResult.parse(raw);
 }
 
@@ -273,7 +282,7 @@ function cpuBetween(a: CpuMark, b: CpuMark, clientCpuMs: number): PhaseCpu {
 export async function measurePhase(server: SendServer, redis: Redis, spec: LoadSpec, drain = true): Promise<Phase> {
   const quiet = await waitForQuiet();
   const start = await cpuMark(server, redis);
-  const load = await runLoad(spec);
+  const load = await runLoad(spec, server.compiled);
   const end = await cpuMark(server, redis);
   const cpu = cpuBetween(start, end, load.clientProcessCpuMs);
   if (!drain) return { quiet, load, before: start.server, after: end.server, cpu, cpuToDrained: null, drain: null };
