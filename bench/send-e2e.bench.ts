@@ -33,9 +33,9 @@
  * server takes them (end-to-end rate = sends / (last send − first accept), latency accept → send,
  * dominated by the backlog), 1 × an open loop at a fixed 300 msg/s (latency accept → send when
  * not saturated), and last the Redis commands of 1,000 sends end to end, counted with MONITOR.
- * All servers and the load generator run compiled by tsc under plain node, as the Docker image runs
- * the gateway (`--tsx`: from source through tsx instead, as `npm start` does; tsx's transform costs
- * the gateway 7–9 % of its accept throughput, benchmarks §19).
+ * All servers and the load generator run compiled by tsc under plain node, the way the Docker image
+ * runs the gateway (`--tsx`: from source through tsx instead, like `npm start`; tsx's transform costs
+ * the gateway 6–7 % of its CPU per accept, benchmarks §19).
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';

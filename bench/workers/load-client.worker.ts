@@ -7,8 +7,8 @@
  * POSTs `/api/v1/sessions/:id/messages` with undici (one Pool, `connections` keep-alive
  * connections, no pipelining, `dispatch` with a status-only handler), a fixed number of requests bounded by a time cap, and prints a
  * LoadResult (see bench/lib/load.ts). Closed mode measures throughput; open mode offers a fixed
- * rate on a clock and counts latency from each request's due time, so a stalled server shows up as
- * latency instead of as fewer requests; the requests of its warm-up (`warmupMs`, the process's own
+ * rate on a clock and counts latency from each request's due time, so a stalled server shows up in
+ * the latency, not in fewer requests; the requests of its warm-up (`warmupMs`, the process's own
  * cold start) are sent on the same clock and reported apart.
  */
 import { Pool } from 'undici';
