@@ -117,14 +117,18 @@ export class DirectFirstLanes implements DeliveryLanes {
   }
 
   async counts(sessionId?: string): Promise<SendQueueCounts> {
-    const queued = await this.inner.counts(sessionId);
-    let { waiting, active } = queued;
+    // The lanes are read before the queue's counts: Redis is ahead of this process, so a job the
+    // worker takes meanwhile is counted active by the queue whether or not its lane has it yet.
+    // Read after, a job handed over in between would count as waiting twice and active never.
+    let waiting = 0;
+    let active = 0;
     for (const [key, lane] of this.lanes) {
       if (sessionId !== undefined && key !== sessionId) continue;
       active += (lane.held.length > 0 ? 1 : 0) - lane.queuedWaiting;
       waiting += Math.max(0, lane.held.length - 1) + lane.queuedWaiting;
     }
-    return { waiting, active };
+    const queued = await this.inner.counts(sessionId);
+    return { waiting: waiting + queued.waiting, active: active + queued.active };
   }
 
   /** Drops the lane: its held jobs (told settled: dropped as the queue drops its own) and its queued ones. */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, inject, it, vi } from 'vitest';
 import { BullmqSendQueue } from '../../src/queue/bullmq-send-queue.js';
 import { MemorySendQueue } from '../../src/queue/memory-send-queue.js';
-import type { SendJob, SendJobResult, SendQueue } from '../../src/queue/send-queue.js';
+import type { SendJob, SendJobResult, SendProcessor, SendQueue, SendQueueCounts } from '../../src/queue/send-queue.js';
 import { DirectFirstLanes, MAX_HELD_JOBS_PER_LANE, MAX_TRACKED_LANES } from '../../src/webhooks/direct-first-lanes.js';
 import { ProcessorCalls, aborted, deferred, describeSendQueueContract, ids, job, type SendQueueOpenOptions } from './send-queue.contract.js';
 
@@ -293,5 +293,66 @@ describe.each(drivers)('direct-first lanes over %s', (_name, openInner) => {
     gate.resolve();
     await calls.reach('i', 3);
     expect(calls.of('i')).toEqual(ids('i', 1, 2, 3));
+  });
+});
+
+/**
+ * A queue whose `counts` answers the state at the time of the call, later — as BullMQ's read of
+ * Redis does, while its worker may hand a job to the lanes in between.
+ */
+class LaggingCountsQueue implements SendQueue {
+  readonly kind: SendQueue['kind'] = 'bullmq';
+  readonly jobs: SendJob[] = [];
+  processor: SendProcessor | null = null;
+  /** When set, the next `counts` answers only once this resolves. */
+  countsAnswer: Promise<void> | null = null;
+
+  async add(j: SendJob): Promise<void> {
+    this.jobs.push(j);
+  }
+  async start(processor: SendProcessor): Promise<void> {
+    this.processor = processor;
+  }
+  async holds(j: SendJob): Promise<boolean> {
+    return this.jobs.some((queued) => queued.messageId === j.messageId);
+  }
+  async counts(): Promise<SendQueueCounts> {
+    const asOfNow = { waiting: this.jobs.length, active: 0 };
+    const answer = this.countsAnswer;
+    this.countsAnswer = null;
+    if (answer) await answer;
+    return asOfNow;
+  }
+  async removeSession(): Promise<number> {
+    return 0;
+  }
+  async close(): Promise<void> {
+    // nothing to close
+  }
+}
+
+describe('direct-first lanes counts', () => {
+  it('counts a queued job its worker hands over while the queue is being read once, as active or waiting', async () => {
+    const inner = new LaggingCountsQueue();
+    const lanes = new DirectFirstLanes(inner, { errorRetryMs: ERROR_RETRY_MS });
+    const release = deferred();
+    await lanes.start(async (j, signal) => {
+      if (j.messageId === job('k', 1).messageId) await Promise.race([release.promise, aborted(signal)]);
+      return DONE;
+    });
+    for (const n of [1, 2]) await lanes.offer(job('k', n), () => undefined);
+    await lanes.add(job('k', 3));
+    expect(inner.jobs).toEqual([job('k', 3)]);
+    const answer = deferred();
+    inner.countsAnswer = answer.promise;
+    const counting = lanes.counts('k');
+    // The worker takes k3 (Redis already counted it waiting) and hands it to the lanes, where it waits for k1 and k2.
+    const handedOver = inner.processor?.(job('k', 3), new AbortController().signal);
+    answer.resolve();
+    // k1 being made, k2 held, k3 waiting behind them: once, and someone active.
+    expect(await counting).toEqual({ waiting: 2, active: 1 });
+    release.resolve();
+    expect(await handedOver).toEqual(DONE);
+    await lanes.close();
   });
 });
