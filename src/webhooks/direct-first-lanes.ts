@@ -119,7 +119,7 @@ export class DirectFirstLanes implements DeliveryLanes {
   async counts(sessionId?: string): Promise<SendQueueCounts> {
     // The lanes are read before the queue's counts: Redis is ahead of this process, so a job the
     // worker takes meanwhile is counted active by the queue whether or not its lane has it yet.
-    // Read after, a job handed over in between would count as waiting twice and active never.
+    // Read after, a job handed over in between would be counted waiting twice and never active.
     let waiting = 0;
     let active = 0;
     for (const [key, lane] of this.lanes) {

@@ -297,7 +297,7 @@ describe.each(drivers)('direct-first lanes over %s', (_name, openInner) => {
 });
 
 /**
- * A queue whose `counts` answers the state at the time of the call, later — as BullMQ's read of
+ * A queue whose `counts` answers the state at the time of the call, later — like BullMQ's read of
  * Redis does, while its worker may hand a job to the lanes in between.
  */
 class LaggingCountsQueue implements SendQueue {
