@@ -332,7 +332,7 @@ class LaggingCountsQueue implements SendQueue {
 }
 
 describe('direct-first lanes counts', () => {
-  it('counts a queued job its worker hands over while the queue is being read once, as active or waiting', async () => {
+  it('counts a queued job its worker hands over while the queue is being read once: waiting behind the held jobs, one active', async () => {
     const inner = new LaggingCountsQueue();
     const lanes = new DirectFirstLanes(inner, { errorRetryMs: ERROR_RETRY_MS });
     const release = deferred();
