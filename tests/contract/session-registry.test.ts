@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { MemorySessionRegistry } from '../../src/storage/memory/memory-session-registry.js';
 import { RedisSessionRegistry } from '../../src/storage/redis/redis-session-registry.js';
 import type { SessionRegistry } from '../../src/storage/session-registry.js';
@@ -14,11 +14,19 @@ const failOnWriteError = (error: unknown): never => {
   throw error;
 };
 
+/** The contract's registry directories, removed once the file's tests are done. */
+const registryDirs: string[] = [];
+afterAll(async () => {
+  for (const dir of registryDirs.splice(0)) await rm(dir, { recursive: true, force: true });
+});
+
 describeSessionRegistryContract('memory, persisted to a file', (() => {
   const files = new WeakMap<SessionRegistry, string>();
   return {
     open: async () => {
-      const file = join(await mkdtemp(join(tmpdir(), 'wagw-registry-')), 'registry.json');
+      const dir = await mkdtemp(join(tmpdir(), 'wagw-registry-'));
+      registryDirs.push(dir);
+      const file = join(dir, 'registry.json');
       const registry = await MemorySessionRegistry.persistedTo(file, failOnWriteError);
       files.set(registry, file);
       return registry;

@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { AUTH, STORAGE_MODES, startTestApp, testConfig } from '../helpers/test-app.js';
@@ -24,6 +25,7 @@ describe('error shape', () => {
       expect(res.headers['x-request-id']).toBe('req-123');
     } finally {
       await app.close();
+      await rm(config.sessionsPath, { recursive: true, force: true });
     }
   });
 
@@ -42,6 +44,7 @@ describe('error shape', () => {
       expect(res.body).not.toMatch(/secret\.ts/);
     } finally {
       await app.close();
+      await rm(config.sessionsPath, { recursive: true, force: true });
     }
   });
 
