@@ -1,7 +1,7 @@
 import { constants } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../logger.js';
-import { sleep, untilAborted } from '../queue/lane-job.js';
+import { sleep, untilAborted } from '../abortable-wait.js';
 
 /** How long connections still open when the server stops listening may stay before they are cut. */
 const CONNECTION_GRACE_MS = 1_000;

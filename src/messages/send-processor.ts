@@ -9,7 +9,7 @@ import type { FetchedMedia } from '../media/safe-fetch.js';
 import type { SendJob, SendJobResult } from '../queue/send-queue.js';
 import type { SessionManager } from '../sessions/session-manager.js';
 import type { MessageStore } from '../storage/message-store.js';
-import { abortableWait } from './abortable-wait.js';
+import { abortableWait } from '../abortable-wait.js';
 import type { MessageError, MessageRecord } from './message.js';
 import { publishMessageStatus } from './message-status-event.js';
 import { mentionIds, toOutboundContent, type EngineSendMessage } from './message.schemas.js';

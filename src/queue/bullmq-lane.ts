@@ -1,6 +1,7 @@
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { type LaneState, type SendQueueErrorHandler, offerUntilDone, report, sleep } from './lane-job.js';
+import { sleep } from '../abortable-wait.js';
+import { type LaneState, type SendQueueErrorHandler, offerUntilDone, report } from './lane-job.js';
 import { KEEP_FAILED, LANE_JOB_NAME, promoteParked } from './parked-jobs.js';
 import type { SendJob, SendProcessor, SendQueueCounts } from './send-queue.js';
 

@@ -1,3 +1,4 @@
+import { sleep } from '../abortable-wait.js';
 import type { SendJob, SendProcessor } from './send-queue.js';
 
 /**
@@ -11,41 +12,6 @@ export const DEFAULT_ERROR_RETRY_MS = 1_000;
 
 /** Where a lane's head job stands, for `counts()`: `retrying` counts as waiting, `pausing` as gone. */
 export type LaneState = 'idle' | 'processing' | 'retrying' | 'pausing';
-
-/**
- * Resolves after `ms`, or as soon as `signal` aborts (never rejects). The timer is cleared on abort,
- * so a closed queue leaves nothing that keeps the process alive.
- */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const finish = (): void => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', finish);
-      resolve();
-    };
-    const timer = setTimeout(finish, ms);
-    signal.addEventListener('abort', finish, { once: true });
-  });
-}
-
-/** Resolves when `signal` aborts (at once if it has). */
-export function untilAborted(signal: AbortSignal): Promise<void> {
-  return signal.aborted ? Promise.resolve() : new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-}
-
-/** Resolves when `promise` settles or `signal` aborts. */
-export function settledOrAborted(promise: Promise<unknown>, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    signal.addEventListener('abort', done, { once: true });
-    promise.then(done, done);
-  });
-}
 
 export interface OfferOptions {
   errorRetryMs: number;

@@ -1,4 +1,5 @@
-import { DEFAULT_ERROR_RETRY_MS, type LaneState, type SendQueueErrorHandler, offerUntilDone, settledOrAborted, sleep } from './lane-job.js';
+import { settledOrAborted, sleep } from '../abortable-wait.js';
+import { DEFAULT_ERROR_RETRY_MS, type LaneState, type SendQueueErrorHandler, offerUntilDone } from './lane-job.js';
 import type { SendJob, SendProcessor, SendQueue, SendQueueCounts } from './send-queue.js';
 
 export interface MemorySendQueueOptions {

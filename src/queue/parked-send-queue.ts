@@ -1,5 +1,6 @@
 import type { BullmqSendQueue } from './bullmq-send-queue.js';
-import { DEFAULT_ERROR_RETRY_MS, report, untilAborted, type SendQueueErrorHandler } from './lane-job.js';
+import { untilAborted } from '../abortable-wait.js';
+import { DEFAULT_ERROR_RETRY_MS, report, type SendQueueErrorHandler } from './lane-job.js';
 import { MemorySendQueue } from './memory-send-queue.js';
 import type { SendJob, SendJobResult, SendProcessor, SendQueue, SendQueueCounts } from './send-queue.js';
 

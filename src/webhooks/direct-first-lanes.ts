@@ -1,4 +1,5 @@
-import { DEFAULT_ERROR_RETRY_MS, report, settledOrAborted, sleep, type SendQueueErrorHandler } from '../queue/lane-job.js';
+import { settledOrAborted, sleep } from '../abortable-wait.js';
+import { DEFAULT_ERROR_RETRY_MS, report, type SendQueueErrorHandler } from '../queue/lane-job.js';
 import type { SendJob, SendJobResult, SendProcessor, SendQueue, SendQueueCounts } from '../queue/send-queue.js';
 
 /** Jobs one lane holds in memory at most; past that the lane's next jobs go to the queue. */

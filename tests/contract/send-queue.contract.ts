@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { untilAborted, type SendQueueErrorHandler } from '../../src/queue/lane-job.js';
+import { untilAborted } from '../../src/abortable-wait.js';
+import type { SendQueueErrorHandler } from '../../src/queue/lane-job.js';
 import type { SendJob, SendJobResult, SendQueue } from '../../src/queue/send-queue.js';
 import { AwaitableLog } from '../helpers/awaitable-log.js';
 
