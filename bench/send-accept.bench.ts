@@ -37,7 +37,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { installSignalCleanup, isMain, runStandalone, numericFlag as flag } from './lib/cli.js';
-import { compileSources, type CompiledSources } from './lib/compile.js';
+import { runFrom, sendBenchBuild, type CompiledSources } from './lib/compile.js';
 import type { LoadSpec } from './lib/load.js';
 import { perRunRatios, referenceRow, row, type BenchResult, type BenchRow } from './lib/result.js';
 import { commandCalls, connectRedis, diffCounts, perUnit, withoutObserver, startMonitor, startRedis, type BenchRedis, type MonitorCounts } from './lib/redis.js';
@@ -187,10 +187,7 @@ export async function runSendAccept(options: SendAcceptOptions = {}): Promise<Be
   let compiled: CompiledSources | null = null;
   const servers: SendServer[] = [];
   try {
-    if (options.fromSource !== true) {
-      compiled = await compileSources();
-      console.log(`  send-accept: compiled src/ and bench/ with tsc in ${(compiled.ms / 1_000).toFixed(1)} s (servers and load generator run under plain node)`);
-    }
+    compiled = await sendBenchBuild('send-accept', options.fromSource === true);
     redisServer = await startRedis();
     observer = await connectRedis(redisServer.url);
     const run = randomBytes(3).toString('hex');
@@ -263,8 +260,7 @@ export async function runSendAccept(options: SendAcceptOptions = {}): Promise<Be
       if (!warmup || !counts) throw new Error(`${kind}: warm-up or command counts missing`);
       return { ...results[kind], warmup, counts };
     };
-    const runFrom = compiled ? 'compiled (tsc, plain node)' : 'source (tsx)';
-    return report({ bare: complete('bare'), durable: complete('durable'), gateway: complete('gateway') }, performance.now() - started, { runs, openRuns, closedCount, openSeconds, warmupCount, sendingCount, sendingSeconds, runFrom });
+    return report({ bare: complete('bare'), durable: complete('durable'), gateway: complete('gateway') }, performance.now() - started, { runs, openRuns, closedCount, openSeconds, warmupCount, sendingCount, sendingSeconds, runFrom: runFrom(compiled) });
   } finally {
     await Promise.allSettled(servers.map((s) => s.stop()));
     await observer?.quit().catch(() => undefined);

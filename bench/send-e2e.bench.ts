@@ -40,7 +40,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { installSignalCleanup, isMain, runStandalone, numericFlag as flag } from './lib/cli.js';
-import { compileSources, type CompiledSources } from './lib/compile.js';
+import { runFrom, sendBenchBuild, type CompiledSources } from './lib/compile.js';
 import type { LoadSpec } from './lib/load.js';
 import { perRunRatios, referenceRow, row, type BenchResult } from './lib/result.js';
 import { commandCalls, connectRedis, diffCounts, perUnit, withoutObserver, startMonitor, startRedis, type BenchRedis, type MonitorCounts } from './lib/redis.js';
@@ -151,10 +151,7 @@ export async function runSendE2e(options: SendE2eOptions = {}): Promise<BenchRes
   let compiled: CompiledSources | null = null;
   const servers: SendServer[] = [];
   try {
-    if (options.fromSource !== true) {
-      compiled = await compileSources();
-      console.log(`  send-e2e: compiled src/ and bench/ with tsc in ${(compiled.ms / 1_000).toFixed(1)} s (servers and load generator run under plain node)`);
-    }
+    compiled = await sendBenchBuild('send-e2e', options.fromSource === true);
     redisServer = await startRedis();
     observer = await connectRedis(redisServer.url);
     const run = randomBytes(3).toString('hex');
@@ -200,8 +197,7 @@ export async function runSendE2e(options: SendE2eOptions = {}): Promise<BenchRes
       if (!warmup || !bursts || !fixed || !count || !totals) throw new Error(`${kind}: a phase's results are missing`);
       return { kind, warmup, bursts, fixed, count, totals };
     };
-    const runFrom = compiled ? 'compiled (tsc, plain node)' : 'source (tsx)';
-    return report(complete('gateway'), complete('bare'), complete('durable'), complete('contract'), performance.now() - started, { runs, burstCount, fixedRate, fixedSeconds, warmupCount, runFrom });
+    return report(complete('gateway'), complete('bare'), complete('durable'), complete('contract'), performance.now() - started, { runs, burstCount, fixedRate, fixedSeconds, warmupCount, runFrom: runFrom(compiled) });
   } finally {
     await Promise.allSettled(servers.map((s) => s.stop()));
     await observer?.quit().catch(() => undefined);

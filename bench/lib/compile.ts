@@ -87,3 +87,17 @@ export function compileSources(): Promise<CompiledSources> {
     return { script: (source: string): string => join(dir, source.replace(/\.ts$/, '.js')) };
   });
 }
+
+/**
+ * The build a send benchmark runs its servers and load generator from: `compileSources()`, logged
+ * under `bench`'s name, or null when `fromSource` (through tsx, `--tsx`).
+ */
+export async function sendBenchBuild(bench: string, fromSource: boolean): Promise<CompiledSources | null> {
+  if (fromSource) return null;
+  const compiled = await compileSources();
+  console.log(`  ${bench}: compiled src/ and bench/ with tsc in ${(compiled.ms / 1_000).toFixed(1)} s (servers and load generator run under plain node)`);
+  return compiled;
+}
+
+/** How a send benchmark ran, for its raw results. */
+export const runFrom = (compiled: CompiledSources | null): string => (compiled ? 'compiled (tsc, plain node)' : 'source (tsx)');

@@ -25,7 +25,8 @@ if (spec.apiKey !== null) headers['x-api-key'] = spec.apiKey;
 
 const latencies = new Float64Array(spec.count);
 let measuredCount = 0;
-const warmupLatencies = new Float64Array(spec.count);
+const warmingUp = spec.mode === 'open' && (spec.warmupMs ?? 0) > 0;
+const warmupLatencies = new Float64Array(warmingUp ? spec.count : 0);
 let warmupCount = 0;
 let okCount = 0;
 const lags = spec.mode === 'open' ? new Float64Array(spec.count) : null;
@@ -158,7 +159,7 @@ const result: LoadResult = {
   durationMs: Math.round(durationMs * 10) / 10,
   throughput: Math.round((okCount / durationMs) * 1_000 * 10) / 10,
   latencyMs: percentiles(latencies.subarray(0, measuredCount)),
-  warmupLatencyMs: spec.mode === 'open' && (spec.warmupMs ?? 0) > 0 ? percentiles(warmupLatencies.subarray(0, warmupCount)) : null,
+  warmupLatencyMs: warmingUp ? percentiles(warmupLatencies.subarray(0, warmupCount)) : null,
   dispatchLagMs: lags ? percentiles(lags.subarray(0, lagCount)) : null,
   firstStartEpochMs: performance.timeOrigin + firstStart,
   lastEndEpochMs: performance.timeOrigin + lastEnd,
