@@ -32,7 +32,7 @@ export function abortableWait(ms: number, signal: AbortSignal, register?: (wake:
 }
 
 /**
- * Resolves after `ms`, or as soon as `signal` aborts (never rejects). The timer is cleared on abort,
+ * Resolves after `ms`, or once `signal` aborts (never rejects). The timer is cleared on abort,
  * so a closed queue leaves nothing that keeps the process alive.
  */
 export async function sleep(ms: number, signal: AbortSignal): Promise<void> {
